@@ -1,0 +1,45 @@
+"""keras_sportsnet: the video CNNs of Karpathy et al. (CVPR 2014) for Keras 3."""
+
+from keras_sportsnet.analysis import ARCHITECTURES
+from keras_sportsnet.analysis import architecture_table
+from keras_sportsnet.analysis import count_flops
+from keras_sportsnet.layers import LocalResponseNormalization
+from keras_sportsnet.layers import SelectFrames
+from keras_sportsnet.models import FUSIONS
+from keras_sportsnet.models import RESOLUTIONS
+from keras_sportsnet.models import TEMPORAL_PLANS
+from keras_sportsnet.models import CNNAverage
+from keras_sportsnet.models import EarlyFusion
+from keras_sportsnet.models import LateFusion
+from keras_sportsnet.models import SingleFrame
+from keras_sportsnet.models import SlowFusion
+from keras_sportsnet.models import SportsNetBackbone
+from keras_sportsnet.models import SportsNetVideoClassifier
+from keras_sportsnet.models import build_model
+from keras_sportsnet.spec import PAPER_SPEC
+from keras_sportsnet.spec import format_spec
+from keras_sportsnet.spec import parse_spec
+from keras_sportsnet.version import __version__
+
+__all__ = [
+    "ARCHITECTURES",
+    "CNNAverage",
+    "EarlyFusion",
+    "FUSIONS",
+    "LateFusion",
+    "LocalResponseNormalization",
+    "PAPER_SPEC",
+    "RESOLUTIONS",
+    "SelectFrames",
+    "SingleFrame",
+    "SlowFusion",
+    "SportsNetBackbone",
+    "SportsNetVideoClassifier",
+    "TEMPORAL_PLANS",
+    "__version__",
+    "architecture_table",
+    "build_model",
+    "count_flops",
+    "format_spec",
+    "parse_spec",
+]
