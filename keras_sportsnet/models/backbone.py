@@ -211,7 +211,7 @@ class SportsNetBackbone(keras.Model):
                     f"`layer_names` has {name!r}, which is not a layer of "
                     f"{self.name!r}. Layers: {[layer.name for layer in self.layers]}"
                 ) from None
-        return keras.Model(self.inputs, outputs, name=f"{self.name}_features")
+        return keras.Model(self.input, outputs, name=f"{self.name}_features")
 
     def get_config(self):
         return {

@@ -1,0 +1,27 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+# A small shorthand with every token kind, used wherever the paper's size is
+# not the point of the test.
+TINY_SPEC = "C(8,5,2)-N-P-C(12,3,1)-N-P-C(16,3,1)-P-FC(24)-FC(20)"
+TINY_SIZE = 40
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    import keras
+
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.backend.clear_session()
+
+
+def random_clips(batch, model, seed=0):
+    """Raw-pixel clips (0..255) of the model's input shape."""
+    shape = (batch, *model.input.shape[1:])
+    return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
