@@ -1,0 +1,509 @@
+"""Throughput benchmark of the paper's architectures (Karpathy et al., CVPR 2014).
+
+For every Table 1 architecture (`keras_sportsnet.analysis.ARCHITECTURES`) and
+every Keras backend asked for, this script measures on the local machine:
+
+- parameters and analytic forward GFLOPs per clip (`count_flops`);
+- inference clips/s at each batch size (default 8 and 32), float32, with
+  ``model.predict_on_batch`` on inputs already converted to backend tensors.
+  That is Keras' standard compiled path on each backend: a ``tf.function``
+  without XLA on TensorFlow (Keras' "auto" picks ``jit_compile=False`` on
+  CPU-only machines; XLA makes Conv3D several times slower on CPU) and a
+  ``jax.jit``-compiled step on JAX;
+- training clips/s at the reference batch (the largest batch size, 32 by
+  default): ``model.compile(SGD(momentum=0.9), "sparse_categorical_crossentropy")``
+  then ``model.train_on_batch``; a training step counts 3 x forward FLOPs;
+- the GEMM peak of the same process: GFLOP/s of an N x N float32 matmul
+  (N=4096) with the backend's own matmul (``tf.linalg.matmul`` /
+  ``jax.jit(jnp.dot)``), best of several repetitions, and from it the MFU
+  (achieved FLOP/s / GEMM peak) of inference and training at the reference batch;
+- bfloat16 inference at the reference batch (the model built under
+  ``keras.config.set_dtype_policy("bfloat16")``) and its ratio to float32;
+- a summary: measured multi-resolution speedups (full / multires clips/s) next
+  to the analytic FLOP ratios, and the faster backend per architecture.
+
+Targets are printed as PASS/MISS columns (nothing is asserted): inference MFU
+>= 0.85, training MFU >= 0.65, multires speedup >= 1.6x (single frame) and
+>= 1.75x (slow fusion), bfloat16 >= 1.4x float32.
+
+Every (backend, architecture, dtype) measurement runs in its own subprocess
+(``--worker``), because TensorFlow keeps memory after ``clear_session()`` and
+the backend is fixed at import; each worker measures its own GEMM peak, so the
+MFU compares two numbers taken in the same process a few seconds apart. Each
+measurement is one untimed warm-up call (which compiles) and then up to
+``--repeats`` timed calls (training: ``--train-repeats``); the median is
+reported. Progress goes to stderr, the table to stdout.
+
+Usage::
+
+    python benchmarks/bench_models.py                      # everything (~30-60 min on 2 cores)
+    python benchmarks/bench_models.py --architectures single,single-multires --backends tensorflow
+    python benchmarks/bench_models.py --quick              # tiny models, seconds (smoke test)
+    python benchmarks/bench_models.py --json results.json
+
+``--quick`` swaps the paper's network for a tiny spec on 48 x 48 frames, one
+repetition, a 1024 x 1024 GEMM, and runs all jobs of a backend in one worker.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULT_MARKER = "@@BENCH_RESULT@@ "
+
+TARGETS = {
+    "inference_mfu": 0.85,
+    "training_mfu": 0.65,
+    "multires_single": 1.6,
+    "multires_slow": 1.75,
+    "bf16_speedup": 1.4,
+}
+# Analytic forward-FLOP ratios full / multires of the paper's networks.
+PAPER_MULTIRES_RATIOS = {"Single-Frame": 1.71, "Slow Fusion": 1.87}
+MULTIRES_PAIRS = (
+    ("Single-Frame", "Single-Frame + Multires", "multires_single"),
+    ("Slow Fusion", "Slow Fusion + Multires", "multires_slow"),
+)
+ALIASES = {
+    "single": "Single-Frame",
+    "single-multires": "Single-Frame + Multires",
+    "fovea": "Single-Frame Fovea Only",
+    "context": "Single-Frame Context Only",
+    "early": "Early Fusion",
+    "late": "Late Fusion",
+    "slow": "Slow Fusion",
+    "slow-multires": "Slow Fusion + Multires",
+}
+QUICK_SPEC = "C(8,5,2)-N-P-C(16,3,1)-P-FC(32)"
+QUICK_IMAGE_SIZE = 48
+TRAINING_FLOPS_FACTOR = 3
+SEED = 1234
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- worker side: runs in a subprocess with KERAS_BACKEND already set --------
+
+
+def time_call(fn, repeats, max_seconds):
+    """One untimed warm-up call, then up to `repeats` timed calls.
+
+    Stops early (after at least one timed call) once the timed calls exceed
+    `max_seconds`. Returns ``(median seconds, seconds of the warm-up, timed calls)``.
+    """
+    start = time.perf_counter()
+    fn()
+    warmup = time.perf_counter() - start
+    times = []
+    while len(times) < repeats and (not times or sum(times) < max_seconds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), warmup, len(times)
+
+
+def gemm_peak(size, repeats, dtype="float32"):
+    """GFLOP/s of a ``size x size`` matmul with the backend's own matmul (best of `repeats`)."""
+    import keras
+    import numpy as np
+
+    a = np.random.default_rng(SEED).standard_normal((size, size)).astype("float32")
+    if keras.backend.backend() == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        matrix = jnp.asarray(a, dtype=dtype)
+        dot = jax.jit(jnp.dot)
+        run = lambda: dot(matrix, matrix).block_until_ready()  # noqa: E731
+        how = "jax.jit(jnp.dot)"
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        matrix = tf.cast(tf.constant(a), dtype)
+        # Eager TF ops on CPU run synchronously; reading one element is cheap.
+        run = lambda: tf.linalg.matmul(matrix, matrix)[0, 0].numpy()  # noqa: E731
+        how = "tf.linalg.matmul"
+    else:
+        raise ValueError(f"Unsupported backend {keras.backend.backend()!r}")
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9, how
+
+
+def build_architecture(name, quick, dtype):
+    """Builds a Table 1 architecture (tiny in quick mode) under the dtype policy."""
+    import keras
+    from keras_sportsnet import TEMPORAL_PLANS
+    from keras_sportsnet import build_model
+    from keras_sportsnet.analysis import ARCHITECTURES
+
+    kwargs = dict(ARCHITECTURES[name])
+    if quick:
+        frames = TEMPORAL_PLANS[kwargs["fusion"]]["num_frames"]
+        kwargs.update(spec=QUICK_SPEC, input_shape=(frames, QUICK_IMAGE_SIZE, QUICK_IMAGE_SIZE, 3))
+    keras.config.set_dtype_policy(dtype)
+    try:
+        return build_model(**kwargs)
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def measure(job, options):
+    """Runs one (architecture, dtype) job in this process; returns a result dict."""
+    import keras
+    import numpy as np
+    from keras_sportsnet import count_flops
+
+    name, dtype = job["architecture"], job["dtype"]
+    tag = f"[{keras.backend.backend()}] {name} {dtype}"
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(SEED)
+    result = {"architecture": name, "backend": keras.backend.backend(), "dtype": dtype}
+
+    peak, how = gemm_peak(options["gemm_size"], options["gemm_repeats"], "float32")
+    result.update(gemm_gflops=peak, gemm_op=how, gemm_size=options["gemm_size"])
+    log(f"{tag}: GEMM {options['gemm_size']}^2 float32 {peak:.0f} GFLOP/s")
+    if dtype != "float32":
+        result["gemm_gflops_" + dtype], _ = gemm_peak(
+            options["gemm_size"], options["gemm_repeats"], dtype
+        )
+        log(f"{tag}: GEMM {dtype} {result['gemm_gflops_' + dtype]:.0f} GFLOP/s")
+
+    start = time.perf_counter()
+    model = build_architecture(name, options["quick"], dtype)
+    result.update(
+        build_s=time.perf_counter() - start,
+        params=model.count_params(),
+        gflops=count_flops(model) / 1e9,
+        clip_shape=list(model.input.shape[1:]),
+        jit_compile=bool(model.jit_compile),
+    )
+    rng = np.random.default_rng(SEED)
+
+    def clips(batch):
+        x = rng.uniform(0, 255, (batch, *model.input.shape[1:])).astype("float32")
+        return keras.ops.convert_to_tensor(x)
+
+    inference = {}
+    for batch in job["inference_batches"]:
+        x = clips(batch)
+        seconds, warmup, reps = time_call(
+            lambda: model.predict_on_batch(x), options["repeats"], options["max_seconds"]
+        )
+        inference[str(batch)] = {"clips_per_s": batch / seconds, "seconds": seconds, "reps": reps, "warmup_s": warmup}
+        log(f"{tag}: inference@{batch} {batch / seconds:.2f} clips/s ({reps} reps, warm-up {warmup:.1f}s)")
+        del x
+    result["inference"] = inference
+
+    if job["train_batch"]:
+        batch = job["train_batch"]
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=1e-3, momentum=0.9),
+            loss="sparse_categorical_crossentropy",
+        )
+        x = clips(batch)
+        y = keras.ops.convert_to_tensor(rng.integers(0, model.output.shape[-1], (batch,)).astype("int32"))
+        seconds, warmup, reps = time_call(
+            lambda: model.train_on_batch(x, y), options["train_repeats"], options["max_seconds"]
+        )
+        result["training"] = {
+            "batch": batch, "clips_per_s": batch / seconds, "seconds": seconds, "reps": reps, "warmup_s": warmup
+        }
+        log(f"{tag}: training@{batch} {batch / seconds:.2f} clips/s ({reps} reps, warm-up {warmup:.1f}s)")
+    return result
+
+
+def worker_main(payload):
+    """Entry point of ``--worker``: runs its jobs and prints one result line per job."""
+    sys.path.insert(0, REPO_ROOT)
+    import keras
+    import numpy as np
+
+    request = json.loads(payload)
+    for job in request["jobs"]:
+        try:
+            result = measure(job, request["options"])
+        except Exception as error:  # report, keep going with the other jobs
+            import traceback
+
+            traceback.print_exc()
+            result = {"architecture": job["architecture"], "dtype": job["dtype"], "error": repr(error)}
+        result["backend"] = keras.backend.backend()
+        result["versions"] = {"keras": keras.__version__, "numpy": np.__version__}
+        print(RESULT_MARKER + json.dumps(result), flush=True)
+
+
+# --- parent side -------------------------------------------------------------
+
+
+def resolve_architectures(text):
+    """Comma list of Table 1 names or `ALIASES` (case, spaces and '+' ignored)."""
+    from keras_sportsnet.analysis import ARCHITECTURES
+
+    def key(s):
+        return re.sub(r"[^a-z0-9]", "", s.lower())
+
+    lookup = {key(name): name for name in ARCHITECTURES}
+    lookup.update({key(alias): name for alias, name in ALIASES.items()})
+    names = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        if key(item) not in lookup:
+            raise SystemExit(
+                f"Unknown architecture {item!r}. Choose from {list(ARCHITECTURES)} or aliases {list(ALIASES)}."
+            )
+        names.append(lookup[key(item)])
+    return list(dict.fromkeys(names))
+
+
+def plan_workers(args, architectures, backends):
+    """Groups jobs into worker processes: one job per worker, or one worker per backend (--quick)."""
+    ref_batch = max(args.batch_sizes)
+    jobs = []
+    for backend in backends:
+        for name in architectures:
+            jobs.append(
+                (backend, {"architecture": name, "dtype": "float32",
+                           "inference_batches": args.batch_sizes, "train_batch": ref_batch})
+            )
+            if not args.no_bf16:
+                jobs.append(
+                    (backend, {"architecture": name, "dtype": "bfloat16",
+                               "inference_batches": [ref_batch], "train_batch": None})
+                )
+    if args.quick:
+        return [(b, [job for jb, job in jobs if jb == b]) for b in backends]
+    return [(backend, [job]) for backend, job in jobs]
+
+
+def run_worker(backend, jobs, options, timeout):
+    """Runs one worker subprocess; returns its result dicts (error dicts if it died)."""
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED=str(SEED))
+    payload = json.dumps({"jobs": jobs, "options": options})
+    command = [sys.executable, os.path.abspath(__file__), "--worker", payload]
+    try:
+        completed = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, timeout=timeout)
+        stdout, failure = completed.stdout, f"worker exited with status {completed.returncode}"
+    except subprocess.TimeoutExpired as expired:
+        stdout, failure = expired.stdout or "", f"worker timed out after {timeout}s"
+        if isinstance(stdout, bytes):
+            stdout = stdout.decode()
+    results = [json.loads(line[len(RESULT_MARKER):]) for line in stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    done = {(r["architecture"], r["dtype"]) for r in results}
+    for job in jobs:
+        if (job["architecture"], job["dtype"]) not in done:
+            log(f"[{backend}] {job['architecture']} {job['dtype']}: {failure}")
+            results.append({"architecture": job["architecture"], "dtype": job["dtype"],
+                            "backend": backend, "error": failure})
+    return results
+
+
+def collect_rows(results, architectures, backends, ref_batch):
+    """Joins float32 and bfloat16 results into one row per (architecture, backend)."""
+    by_key = {(r["backend"], r["architecture"], r["dtype"]): r for r in results}
+    rows = []
+    for name in architectures:
+        for backend in backends:
+            fp32 = by_key.get((backend, name, "float32"), {})
+            bf16 = by_key.get((backend, name, "bfloat16"), {})
+            row = {"architecture": name, "backend": backend, "errors": [r["error"] for r in (fp32, bf16) if "error" in r]}
+            if "gflops" in fp32:
+                peak, gflops = fp32["gemm_gflops"], fp32["gflops"]
+                row.update(params=fp32["params"], gflops=gflops, gemm_gflops=peak)
+                row["inference"] = {int(b): v["clips_per_s"] for b, v in fp32["inference"].items()}
+                ref = row["inference"].get(ref_batch)
+                if ref:
+                    row["inference_mfu"] = ref * gflops / peak
+                if fp32.get("training"):
+                    row["training"] = fp32["training"]["clips_per_s"]
+                    row["training_mfu"] = row["training"] * TRAINING_FLOPS_FACTOR * gflops / peak
+            if "inference" in bf16:
+                row["bf16"] = bf16["inference"][str(ref_batch)]["clips_per_s"]
+                row["gemm_gflops_bf16"] = bf16.get("gemm_gflops_bfloat16")
+                if row.get("inference", {}).get(ref_batch):
+                    row["bf16_speedup"] = row["bf16"] / row["inference"][ref_batch]
+            rows.append(row)
+    return rows
+
+
+def verdict(value, target):
+    return "" if value is None else ("PASS" if value >= target else "MISS")
+
+
+def fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def text_table(header, lines):
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *lines)]
+    out = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in lines]
+    return "\n".join(out)
+
+
+def main_table(rows, batch_sizes, ref_batch):
+    t = TARGETS
+    header = (["architecture", "backend", "params", "GFLOPs"]
+              + [f"inf@{b}/s" for b in batch_sizes]
+              + [f"MFU inf@{ref_batch}", f">={t['inference_mfu']}",
+                 f"train@{ref_batch}/s", "MFU train", f">={t['training_mfu']}",
+                 f"bf16@{ref_batch}/s", "bf16/fp32", f">={t['bf16_speedup']}x",
+                 "GEMM fp32", "GEMM bf16"])
+    lines = []
+    for r in rows:
+        inference = r.get("inference", {})
+        lines.append(
+            [r["architecture"], r["backend"],
+             fmt(r.get("params") and r["params"] / 1e6, ".1f") + ("M" if r.get("params") else ""),
+             fmt(r.get("gflops"), ".3f")]
+            + [fmt(inference.get(b), ".2f") for b in batch_sizes]
+            + [fmt(r.get("inference_mfu"), ".2f"), verdict(r.get("inference_mfu"), t["inference_mfu"]),
+               fmt(r.get("training"), ".2f"), fmt(r.get("training_mfu"), ".2f"),
+               verdict(r.get("training_mfu"), t["training_mfu"]),
+               fmt(r.get("bf16"), ".2f"), fmt(r.get("bf16_speedup"), ".2f") + ("x" if r.get("bf16_speedup") else ""),
+               verdict(r.get("bf16_speedup"), t["bf16_speedup"]),
+               fmt(r.get("gemm_gflops"), ".0f"), fmt(r.get("gemm_gflops_bf16"), ".0f")]
+        )
+        if r["errors"]:
+            lines[-1][-1] += "  ERROR: " + "; ".join(r["errors"])
+    return text_table(header, lines)
+
+
+def multires_table(rows, ref_batch, quick):
+    by_key = {(r["architecture"], r["backend"]): r for r in rows}
+    backends = list(dict.fromkeys(r["backend"] for r in rows))
+    lines = []
+    for full, multires, target_key in MULTIRES_PAIRS:
+        for backend in backends:
+            a, b = by_key.get((full, backend)), by_key.get((multires, backend))
+            if not a or not b or "gflops" not in a or "gflops" not in b:
+                continue
+            target = TARGETS[target_key]
+            inf = _ratio(a.get("inference", {}).get(ref_batch), b.get("inference", {}).get(ref_batch))
+            train = _ratio(a.get("training"), b.get("training"))
+            analytic = a["gflops"] / b["gflops"]
+            paper = PAPER_MULTIRES_RATIOS[full]
+            lines.append([f"{full} / {multires}", backend,
+                          f"{analytic:.2f}x" + ("" if quick else f" (paper {paper:.2f}x)"),
+                          fmt(inf, ".2f") + "x", verdict(inf, target),
+                          fmt(train, ".2f") + "x", verdict(train, target), f">={target}x"])
+    if not lines:
+        return "(needs both the full and the multires model of a pair)"
+    header = ["full / multires", "backend", "analytic FLOPs", f"inf@{ref_batch}", "", f"train@{ref_batch}", "", "target"]
+    return text_table(header, lines)
+
+
+def backend_table(rows, ref_batch):
+    by_arch = {}
+    for r in rows:
+        by_arch.setdefault(r["architecture"], []).append(r)
+    lines = []
+    for name, group in by_arch.items():
+        cells = [name]
+        for label, value in (("inference", lambda r: r.get("inference", {}).get(ref_batch)),
+                             ("training", lambda r: r.get("training"))):
+            scored = sorted(((value(r), r["backend"]) for r in group if value(r)), reverse=True)
+            if len(scored) < 2:
+                cells.append(scored[0][1] if scored else "-")
+            else:
+                cells.append(f"{scored[0][1]} ({scored[0][0] / scored[1][0]:.2f}x vs {scored[1][1]})")
+        lines.append(cells)
+    return text_table(["architecture", f"faster inference@{ref_batch}", f"faster training@{ref_batch}"], lines)
+
+
+def _ratio(full, multires):
+    return full / multires if full and multires else None
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--architectures", default="all",
+                        help="Comma list of Table 1 names or aliases (%s); default all." % ", ".join(ALIASES))
+    parser.add_argument("--backends", default="tensorflow,jax")
+    parser.add_argument("--batch-sizes", default="8,32",
+                        help="Inference batch sizes; the largest is also the training/bf16/MFU batch.")
+    parser.add_argument("--repeats", type=int, default=5, help="Timed inference calls after the warm-up.")
+    parser.add_argument("--train-repeats", type=int, default=3, help="Timed training steps after the warm-up.")
+    parser.add_argument("--max-seconds", type=float, default=90.0,
+                        help="Stop repeating a measurement once its timed calls exceed this (>=1 call).")
+    parser.add_argument("--gemm-size", type=int, default=4096)
+    parser.add_argument("--gemm-repeats", type=int, default=8)
+    parser.add_argument("--no-bf16", action="store_true", help="Skip the bfloat16 inference runs.")
+    parser.add_argument("--worker-timeout", type=int, default=1800, help="Seconds before a worker is killed.")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"Tiny models ({QUICK_SPEC}, {QUICK_IMAGE_SIZE}x{QUICK_IMAGE_SIZE}), 1 repeat, "
+                             "1024^2 GEMM, one worker per backend: a smoke test.")
+    parser.add_argument("--json", metavar="PATH", help="Also write all results to this JSON file.")
+    parser.add_argument("--worker", metavar="PAYLOAD", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.batch_sizes = sorted({int(b) for b in args.batch_sizes.split(",") if b.strip()})
+    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if args.quick:
+        args.repeats = args.train_repeats = 1
+        args.gemm_size, args.gemm_repeats = 1024, 3
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        return worker_main(args.worker)
+    sys.path.insert(0, REPO_ROOT)
+    from keras_sportsnet.analysis import ARCHITECTURES
+
+    architectures = list(ARCHITECTURES) if args.architectures == "all" else resolve_architectures(args.architectures)
+    options = {"quick": args.quick, "repeats": args.repeats, "train_repeats": args.train_repeats,
+               "max_seconds": args.max_seconds, "gemm_size": args.gemm_size, "gemm_repeats": args.gemm_repeats}
+    ref_batch = max(args.batch_sizes)
+    workers = plan_workers(args, architectures, args.backends)
+    start = time.perf_counter()
+    results = []
+    for index, (backend, jobs) in enumerate(workers, 1):
+        names = ", ".join(f"{j['architecture']} {j['dtype']}" for j in jobs)
+        log(f"== worker {index}/{len(workers)} [{backend}] {names if len(jobs) == 1 else f'{len(jobs)} jobs'} "
+            f"(elapsed {time.perf_counter() - start:.0f}s)")
+        results += run_worker(backend, jobs, options, args.worker_timeout)
+    elapsed = time.perf_counter() - start
+
+    rows = collect_rows(results, architectures, args.backends, ref_batch)
+    mode = f"QUICK ({QUICK_SPEC}, {QUICK_IMAGE_SIZE}x{QUICK_IMAGE_SIZE} frames)" if args.quick else "paper-size models"
+    print(f"keras_sportsnet throughput, {mode}, {os.cpu_count()} CPU cores, clips/s = median of timed calls\n")
+    print(main_table(rows, args.batch_sizes, ref_batch))
+    print(f"\nMulti-resolution speedup (full / multires clips/s) vs analytic FLOP ratio")
+    print(multires_table(rows, ref_batch, args.quick))
+    print(f"\nFaster backend per architecture (ratio of clips/s)")
+    print(backend_table(rows, ref_batch))
+    print(
+        f"\nNotes: inference = model.predict_on_batch on backend tensors (TF: tf.function, "
+        f"jit_compile=False, Keras' CPU default; JAX: jax.jit); training = train_on_batch, SGD(momentum=0.9), "
+        f"3x forward FLOPs. Median of up to {args.repeats} inference / {args.train_repeats} training calls "
+        f"after 1 warm-up (capped at {args.max_seconds:.0f}s per measurement). GEMM = best of {args.gemm_repeats} "
+        f"{args.gemm_size}x{args.gemm_size} matmuls with the backend's own matmul (tf.linalg.matmul / "
+        f"jax.jit(jnp.dot)), measured inside each worker process; MFU = achieved FLOP/s / that worker's "
+        f"float32 GEMM. {'One worker per backend (--quick).' if args.quick else 'One worker process per (backend, architecture, dtype).'} "
+        f"Total {elapsed:.0f}s."
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": {k: v for k, v in vars(args).items() if k != "worker"}, "elapsed_s": elapsed,
+                       "targets": TARGETS, "rows": rows, "results": results}, f, indent=1)
+        log(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
