@@ -1,0 +1,1 @@
+"""Video data for keras_sportsnet: decoding, clip sampling, augmentation, datasets."""

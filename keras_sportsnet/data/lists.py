@@ -1,0 +1,272 @@
+"""Class lists and video lists: UCF-101 splits, Sports-1M partitions, CSV/TSV.
+
+Every reader returns a `VideoList`: paths, labels (a tuple of label indices per
+video: empty when unlabelled, several for Sports-1M's multi-label videos) and
+the class names, ready for `keras_sportsnet.data.video_dataset_from_list`.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import re
+from importlib import resources
+
+__all__ = [
+    "VideoList",
+    "class_names",
+    "ucf101_class_groups",
+    "read_ucf101_split",
+    "read_sports1m_partition",
+    "read_video_list",
+]
+
+_CLASS_FILES = {"sports1m": "sports1m_labels.txt", "ucf101": "ucf101_classes.txt"}
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoList:
+    """Videos with their labels.
+
+    Attributes:
+        paths: tuple of str, one per video.
+        labels: tuple of tuples of int (0-based class indices) per video; an
+            empty tuple for an unlabelled video.
+        class_names: tuple of str; ``class_names[i]`` is label ``i``.
+        missing: tuple of str. Entries of the list whose file was not found
+            (reported, never silently dropped).
+    """
+
+    paths: tuple
+    labels: tuple
+    class_names: tuple
+    missing: tuple = ()
+
+    def __len__(self):
+        return len(self.paths)
+
+    @property
+    def multi_label(self):
+        """True when some video has more than one label."""
+        return any(len(l) > 1 for l in self.labels)
+
+
+def _package_file(name):
+    return resources.files("keras_sportsnet.data").joinpath(f"classes/{name}")
+
+
+def class_names(dataset):
+    """The class names of a dataset, in label-index order.
+
+    Args:
+        dataset: ``"sports1m"`` (487 classes, label ``i`` = line ``i`` of the
+            official ``labels.txt``) or ``"ucf101"`` (101 classes, official
+            ``classInd.txt`` order; label ``i`` = official id ``i + 1``).
+
+    Example:
+    >>> class_names("ucf101")[:2]
+    ('ApplyEyeMakeup', 'ApplyLipstick')
+    """
+    if dataset not in _CLASS_FILES:
+        raise ValueError(f"`dataset` must be one of {list(_CLASS_FILES)}. Received: dataset={dataset!r}")
+    text = _package_file(_CLASS_FILES[dataset]).read_text(encoding="utf-8")
+    return tuple(line for line in text.splitlines() if line)
+
+
+def ucf101_class_groups():
+    """UCF-101 class -> one of its five action types (for Table 4-style mAP).
+
+    The five types are named in the UCF-101 paper; the per-class assignment is
+    a transcription from secondary sources (two public code files that agree
+    class for class), not a machine-readable official table.
+    """
+    return json.loads(_package_file("ucf101_groups.json").read_text(encoding="utf-8"))
+
+
+def read_ucf101_split(video_root, fold=1, subset="train", split_dir=None, check_files=True):
+    """Reads an official UCF-101 split (``trainlist0k.txt`` / ``testlist0k.txt``).
+
+    Class indices come from ``classInd.txt`` (1-based ids, returned 0-based);
+    test lists carry no labels, so the class is taken from the folder name (as
+    the official files intend; the file names of ``HandstandPushups`` differ in
+    case, the folder does not).
+
+    Args:
+        video_root: folder holding ``<Class>/v_<Class>_gXX_cYY.avi``.
+        fold: 1, 2 or 3.
+        subset: ``"train"`` or ``"test"``.
+        split_dir: folder with ``classInd.txt`` and the lists; defaults to the
+            copy shipped with keras_sportsnet.
+        check_files: bool. Report entries whose file is missing in `missing`
+            (and leave them out of `paths`).
+
+    Returns:
+        A `VideoList`.
+
+    Example:
+    ```python
+    train = ksn.data.read_ucf101_split("/data/UCF-101", fold=1, subset="train")
+    ```
+    """
+    if fold not in (1, 2, 3):
+        raise ValueError(f"`fold` must be one of [1, 2, 3]. Received: fold={fold!r}")
+    if subset not in ("train", "test"):
+        raise ValueError(f"`subset` must be one of ['train', 'test']. Received: subset={subset!r}")
+    listing = f"{subset}list0{fold}.txt"
+    if split_dir is None:
+        read = lambda name: _package_file(f"ucf101_splits/{name}").read_text(encoding="utf-8")  # noqa: E731
+    else:
+        read = lambda name: open(os.path.join(split_dir, name), encoding="utf-8").read()  # noqa: E731
+    names = {}
+    for number, line in enumerate(read("classInd.txt").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise ValueError(f"classInd.txt line {number}: expected '<id> <ClassName>', found {line!r}")
+        names[parts[1]] = int(parts[0]) - 1
+    ordered = tuple(sorted(names, key=names.get))
+    entries = []
+    for number, line in enumerate(read(listing).splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        relative = line.split()[0]
+        folder = relative.replace("\\", "/").split("/")[0]
+        if folder not in names:
+            raise ValueError(f"{listing} line {number}: class folder {folder!r} is not in classInd.txt")
+        entries.append((os.path.join(video_root, relative), (names[folder],)))
+    return _collect(entries, ordered, check_files)
+
+
+def read_sports1m_partition(path, video_root, class_list=None, extensions=(".mp4", ".webm", ".mkv", ".avi")):
+    """Reads a Sports-1M partition file (``URL <comma-separated labels>``).
+
+    Videos are matched to local files named after their YouTube id
+    (``<video_root>/<id>.<ext>``, any of `extensions`); ids with no file are
+    listed in `VideoList.missing`. About 5% of the videos have several labels.
+
+    Args:
+        path: the partition file (e.g. ``train_partition.txt``); ``.gz`` is read too.
+        video_root: folder of the downloaded videos.
+        class_list: class names; defaults to the 487 Sports-1M classes.
+        extensions: file extensions to look for.
+
+    Returns:
+        A `VideoList` (multi-label).
+    """
+    import gzip
+
+    names = tuple(class_list or class_names("sports1m"))
+    available = {}
+    if os.path.isdir(video_root):
+        for entry in os.scandir(video_root):
+            stem, ext = os.path.splitext(entry.name)
+            if ext.lower() in extensions:
+                available.setdefault(stem, entry.path)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    entries, missing = [], []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            parts = line.split()
+            if len(parts) != 2:
+                raise ValueError(f"{path} line {number}: expected '<URL> <labels>', found {line!r}")
+            url, raw = parts
+            try:
+                labels = tuple(int(v) for v in raw.split(","))
+            except ValueError:
+                raise ValueError(f"{path} line {number}: labels must be comma-separated integers, found {raw!r}") from None
+            bad = [l for l in labels if not 0 <= l < len(names)]
+            if bad:
+                raise ValueError(f"{path} line {number}: labels {bad} are outside [0, {len(names)})")
+            video_id = _youtube_id(url)
+            if video_id in available:
+                entries.append((available[video_id], labels))
+            else:
+                missing.append(url)
+    return VideoList(
+        paths=tuple(p for p, _ in entries),
+        labels=tuple(l for _, l in entries),
+        class_names=names,
+        missing=tuple(missing),
+    )
+
+
+def _youtube_id(url):
+    match = re.search(r"(?:v=|youtu\.be/|/embed/)([A-Za-z0-9_-]{6,})", url)
+    return match.group(1) if match else url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def read_video_list(path, class_list=None, video_root=None, check_files=True):
+    """Reads a CSV or TSV list: ``path[,label[,label...]]`` per line.
+
+    Labels may be class indices or class names; a line with a path only is an
+    unlabelled video (for inference). A first line whose label column is
+    ``label``/``labels`` is a header and skipped. Relative paths are resolved
+    against `video_root` (default: the list's folder).
+
+    Args:
+        path: the list file (``.tsv`` is tab-separated, anything else comma).
+        class_list: class names; required when labels are names unless they
+            are inferred (sorted unique names of the file).
+        video_root: folder for relative paths.
+        check_files: bool. Move entries whose file is missing to `missing`.
+
+    Returns:
+        A `VideoList`.
+
+    Example:
+    ```python
+    videos = ksn.data.read_video_list("train.csv", class_list=ksn.data.class_names("ucf101"))
+    ```
+    """
+    delimiter = "\t" if str(path).lower().endswith(".tsv") else ","
+    root = video_root if video_root is not None else os.path.dirname(os.path.abspath(path))
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for number, row in enumerate(csv.reader(f, delimiter=delimiter), 1):
+            row = [cell.strip() for cell in row]
+            if not row or not row[0] or row[0].startswith("#"):
+                continue
+            if number == 1 and len(row) > 1 and row[1].lower() in ("label", "labels"):
+                continue
+            rows.append((number, row[0], [c for c in row[1:] if c]))
+    raw_labels = [l for _, _, labels in rows for l in labels]
+    if class_list is None:
+        if all(l.isdigit() for l in raw_labels):
+            top = max((int(l) for l in raw_labels), default=-1)
+            class_list = tuple(str(i) for i in range(top + 1))
+        else:
+            class_list = tuple(sorted(set(raw_labels)))
+    names = tuple(class_list)
+    index = {name: i for i, name in enumerate(names)}
+    entries = []
+    for number, video, labels in rows:
+        resolved = []
+        for label in labels:
+            if label in index:
+                resolved.append(index[label])
+            elif label.isdigit() and int(label) < len(names):
+                resolved.append(int(label))
+            else:
+                raise ValueError(
+                    f"{path} line {number}: label {label!r} is neither a class name nor an index in [0, {len(names)})"
+                )
+        entries.append((video if os.path.isabs(video) else os.path.join(root, video), tuple(resolved)))
+    return _collect(entries, names, check_files)
+
+
+def _collect(entries, names, check_files):
+    missing = tuple(p for p, _ in entries if check_files and not os.path.isfile(p))
+    gone = set(missing)
+    kept = [(p, l) for p, l in entries if p not in gone]
+    return VideoList(
+        paths=tuple(p for p, _ in kept),
+        labels=tuple(l for _, l in kept),
+        class_names=tuple(names),
+        missing=missing,
+    )
