@@ -46,6 +46,7 @@ repetition, a 1024 x 1024 GEMM, and runs all jobs of a backend in one worker.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -93,21 +94,25 @@ def log(message):
 # --- worker side: runs in a subprocess with KERAS_BACKEND already set --------
 
 
-def time_call(fn, repeats, max_seconds):
-    """One untimed warm-up call, then up to `repeats` timed calls.
+def time_call(fn, options, repeats):
+    """Times `fn`: one untimed warm-up call (it compiles), then timed calls.
 
-    Stops early (after at least one timed call) once the timed calls exceed
-    `max_seconds`. Returns ``(median seconds, seconds of the warm-up, timed calls)``.
+    Makes `repeats` timed calls, more while they total under
+    ``options["min_seconds"]`` (short calls are noisy), fewer once they exceed
+    ``options["max_seconds"]`` (at least one). Returns a dict with the median
+    ``seconds``, every call's ``times`` and ``warmup_s``.
     """
     start = time.perf_counter()
     fn()
     warmup = time.perf_counter() - start
     times = []
-    while len(times) < repeats and (not times or sum(times) < max_seconds):
+    while not times or (
+        (len(times) < repeats or sum(times) < options["min_seconds"]) and sum(times) < options["max_seconds"]
+    ):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), warmup, len(times)
+    return {"seconds": statistics.median(times), "times": times, "reps": len(times), "warmup_s": warmup}
 
 
 def gemm_peak(size, repeats, dtype="float32"):
@@ -199,11 +204,9 @@ def measure(job, options):
     inference = {}
     for batch in job["inference_batches"]:
         x = clips(batch)
-        seconds, warmup, reps = time_call(
-            lambda: model.predict_on_batch(x), options["repeats"], options["max_seconds"]
-        )
-        inference[str(batch)] = {"clips_per_s": batch / seconds, "seconds": seconds, "reps": reps, "warmup_s": warmup}
-        log(f"{tag}: inference@{batch} {batch / seconds:.2f} clips/s ({reps} reps, warm-up {warmup:.1f}s)")
+        timing = time_call(lambda: model.predict_on_batch(x), options, options["repeats"])
+        inference[str(batch)] = {"clips_per_s": batch / timing["seconds"], **timing}
+        log(f"{tag}: inference@{batch} {_describe_timing(batch, timing)}")
         del x
     result["inference"] = inference
 
@@ -215,14 +218,16 @@ def measure(job, options):
         )
         x = clips(batch)
         y = keras.ops.convert_to_tensor(rng.integers(0, model.output.shape[-1], (batch,)).astype("int32"))
-        seconds, warmup, reps = time_call(
-            lambda: model.train_on_batch(x, y), options["train_repeats"], options["max_seconds"]
-        )
-        result["training"] = {
-            "batch": batch, "clips_per_s": batch / seconds, "seconds": seconds, "reps": reps, "warmup_s": warmup
-        }
-        log(f"{tag}: training@{batch} {batch / seconds:.2f} clips/s ({reps} reps, warm-up {warmup:.1f}s)")
+        timing = time_call(lambda: model.train_on_batch(x, y), options, options["train_repeats"])
+        result["training"] = {"batch": batch, "clips_per_s": batch / timing["seconds"], **timing}
+        log(f"{tag}: training@{batch} {_describe_timing(batch, timing)}")
     return result
+
+
+def _describe_timing(batch, timing):
+    low, high = batch / max(timing["times"]), batch / min(timing["times"])
+    return (f"{batch / timing['seconds']:.2f} clips/s (range {low:.2f}-{high:.2f}, "
+            f"{timing['reps']} calls, warm-up {timing['warmup_s']:.1f}s)")
 
 
 def worker_main(payload):
@@ -233,6 +238,7 @@ def worker_main(payload):
 
     request = json.loads(payload)
     for job in request["jobs"]:
+        before = _cpu_sample()
         try:
             result = measure(job, request["options"])
         except Exception as error:  # report, keep going with the other jobs
@@ -242,7 +248,30 @@ def worker_main(payload):
             result = {"architecture": job["architecture"], "dtype": job["dtype"], "error": repr(error)}
         result["backend"] = keras.backend.backend()
         result["versions"] = {"keras": keras.__version__, "numpy": np.__version__}
+        result["other_cpu_cores"] = _other_cpu_cores(before, _cpu_sample())
         print(RESULT_MARKER + json.dumps(result), flush=True)
+
+
+def _cpu_sample():
+    """(wall s, CPU s busy machine-wide, CPU s of this process), or None off Linux."""
+    import resource
+
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait, steal included
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), usage.ru_utime + usage.ru_stime
+
+
+def _other_cpu_cores(before, after):
+    """Average number of cores that other processes (or the hypervisor) kept busy."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    other = (after[1] - before[1]) - (after[2] - before[2])
+    return max(other / (after[0] - before[0]), 0.0)
 
 
 # --- parent side -------------------------------------------------------------
@@ -270,7 +299,7 @@ def resolve_architectures(text):
 
 
 def plan_workers(args, architectures, backends):
-    """Groups jobs into worker processes: one job per worker, or one worker per backend (--quick)."""
+    """Groups jobs into worker processes: one job per worker, or per (backend, dtype) (--quick)."""
     ref_batch = max(args.batch_sizes)
     jobs = []
     for backend in backends:
@@ -284,14 +313,23 @@ def plan_workers(args, architectures, backends):
                     (backend, {"architecture": name, "dtype": "bfloat16",
                                "inference_batches": [ref_batch], "train_batch": None})
                 )
-    if args.quick:
-        return [(b, [job for jb, job in jobs if jb == b]) for b in backends]
-    return [(backend, [job]) for backend, job in jobs]
+    if not args.quick:
+        return [(backend, [job]) for backend, job in jobs]
+    groups = {}
+    for backend, job in jobs:
+        groups.setdefault((backend, job["dtype"]), []).append(job)
+    # Longest first: XLA compilation makes the JAX workers the slow ones here.
+    order = sorted(groups, key=lambda key: (key[0] != "jax", key[1] != "float32"))
+    return [(backend, groups[backend, dtype]) for backend, dtype in order]
 
 
 def run_worker(backend, jobs, options, timeout):
     """Runs one worker subprocess; returns its result dicts (error dicts if it died)."""
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED=str(SEED))
+    # jax's default "partitionable" threefry takes XLA:CPU 1-2 s to compile per new
+    # weight shape (model building); the classic one ~0.2 s. Only initial weight
+    # values change; nothing timed draws random numbers.
+    env.setdefault("JAX_THREEFRY_PARTITIONABLE", "0")
     payload = json.dumps({"jobs": jobs, "options": options})
     command = [sys.executable, os.path.abspath(__file__), "--worker", payload]
     try:
@@ -368,8 +406,7 @@ def main_table(rows, batch_sizes, ref_batch):
         inference = r.get("inference", {})
         lines.append(
             [r["architecture"], r["backend"],
-             fmt(r.get("params") and r["params"] / 1e6, ".1f") + ("M" if r.get("params") else ""),
-             fmt(r.get("gflops"), ".3f")]
+             _count(r.get("params")), fmt(r.get("gflops"), ".4g")]
             + [fmt(inference.get(b), ".2f") for b in batch_sizes]
             + [fmt(r.get("inference_mfu"), ".2f"), verdict(r.get("inference_mfu"), t["inference_mfu"]),
                fmt(r.get("training"), ".2f"), fmt(r.get("training_mfu"), ".2f"),
@@ -425,6 +462,12 @@ def backend_table(rows, ref_batch):
     return text_table(["architecture", f"faster inference@{ref_batch}", f"faster training@{ref_batch}"], lines)
 
 
+def _count(n):
+    if n is None:
+        return "-"
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
+
+
 def _ratio(full, multires):
     return full / multires if full and multires else None
 
@@ -438,6 +481,8 @@ def parse_args(argv):
                         help="Inference batch sizes; the largest is also the training/bf16/MFU batch.")
     parser.add_argument("--repeats", type=int, default=5, help="Timed inference calls after the warm-up.")
     parser.add_argument("--train-repeats", type=int, default=3, help="Timed training steps after the warm-up.")
+    parser.add_argument("--min-seconds", type=float, default=3.0,
+                        help="Keep repeating a measurement until its timed calls total this.")
     parser.add_argument("--max-seconds", type=float, default=90.0,
                         help="Stop repeating a measurement once its timed calls exceed this (>=1 call).")
     parser.add_argument("--gemm-size", type=int, default=4096)
@@ -447,6 +492,9 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true",
                         help=f"Tiny models ({QUICK_SPEC}, {QUICK_IMAGE_SIZE}x{QUICK_IMAGE_SIZE}), 1 repeat, "
                              "1024^2 GEMM, one worker per backend: a smoke test.")
+    parser.add_argument("--parallel", type=int, default=None,
+                        help="Worker processes at a time (default 1, or 2 with --quick). Timings "
+                             "are only meaningful with 1: workers share the CPU cores.")
     parser.add_argument("--json", metavar="PATH", help="Also write all results to this JSON file.")
     parser.add_argument("--worker", metavar="PAYLOAD", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -454,7 +502,10 @@ def parse_args(argv):
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if args.quick:
         args.repeats = args.train_repeats = 1
+        args.min_seconds = 0.0
         args.gemm_size, args.gemm_repeats = 1024, 3
+    if args.parallel is None:
+        args.parallel = 2 if args.quick else 1
     return args
 
 
@@ -463,20 +514,26 @@ def main(argv=None):
     if args.worker:
         return worker_main(args.worker)
     sys.path.insert(0, REPO_ROOT)
+    # The parent only reads names; the numpy backend imports fastest. Workers get their own.
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
     from keras_sportsnet.analysis import ARCHITECTURES
 
     architectures = list(ARCHITECTURES) if args.architectures == "all" else resolve_architectures(args.architectures)
     options = {"quick": args.quick, "repeats": args.repeats, "train_repeats": args.train_repeats,
+               "min_seconds": args.min_seconds,
                "max_seconds": args.max_seconds, "gemm_size": args.gemm_size, "gemm_repeats": args.gemm_repeats}
     ref_batch = max(args.batch_sizes)
     workers = plan_workers(args, architectures, args.backends)
     start = time.perf_counter()
-    results = []
-    for index, (backend, jobs) in enumerate(workers, 1):
-        names = ", ".join(f"{j['architecture']} {j['dtype']}" for j in jobs)
-        log(f"== worker {index}/{len(workers)} [{backend}] {names if len(jobs) == 1 else f'{len(jobs)} jobs'} "
-            f"(elapsed {time.perf_counter() - start:.0f}s)")
-        results += run_worker(backend, jobs, options, args.worker_timeout)
+
+    def launch(index, backend, jobs):
+        what = f"{jobs[0]['architecture']} {jobs[0]['dtype']}" if len(jobs) == 1 else f"{len(jobs)} {jobs[0]['dtype']} jobs"
+        log(f"== worker {index}/{len(workers)} [{backend}] {what} (elapsed {time.perf_counter() - start:.0f}s)")
+        return run_worker(backend, jobs, options, args.worker_timeout)
+
+    with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
+        futures = [pool.submit(launch, i, b, jobs) for i, (b, jobs) in enumerate(workers, 1)]
+        results = [result for future in futures for result in future.result()]
     elapsed = time.perf_counter() - start
 
     rows = collect_rows(results, architectures, args.backends, ref_batch)
@@ -490,13 +547,18 @@ def main(argv=None):
     print(
         f"\nNotes: inference = model.predict_on_batch on backend tensors (TF: tf.function, "
         f"jit_compile=False, Keras' CPU default; JAX: jax.jit); training = train_on_batch, SGD(momentum=0.9), "
-        f"3x forward FLOPs. Median of up to {args.repeats} inference / {args.train_repeats} training calls "
-        f"after 1 warm-up (capped at {args.max_seconds:.0f}s per measurement). GEMM = best of {args.gemm_repeats} "
+        f"3x forward FLOPs. Median of {args.repeats} inference / {args.train_repeats} training calls "
+        f"after 1 warm-up (more while under {args.min_seconds:g}s, fewer past {args.max_seconds:g}s). GEMM = best of {args.gemm_repeats} "
         f"{args.gemm_size}x{args.gemm_size} matmuls with the backend's own matmul (tf.linalg.matmul / "
         f"jax.jit(jnp.dot)), measured inside each worker process; MFU = achieved FLOP/s / that worker's "
-        f"float32 GEMM. {'One worker per backend (--quick).' if args.quick else 'One worker process per (backend, architecture, dtype).'} "
+        f"float32 GEMM. {'One worker per (backend, dtype), ' if args.quick else 'One worker process per (backend, architecture, dtype), '}"
+        f"{args.parallel} at a time{' (timings perturbed: workers share the cores)' if args.parallel > 1 else ''}. "
         f"Total {elapsed:.0f}s."
     )
+    busy = [r["other_cpu_cores"] for r in results if r.get("other_cpu_cores") is not None]
+    if busy and args.parallel == 1 and max(busy) > 0.2:
+        print(f"WARNING: other processes kept {statistics.mean(busy):.2f} of the {os.cpu_count()} cores busy "
+              f"on average during the measurements (worst job {max(busy):.2f}): timings are noisy and low.")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": {k: v for k, v in vars(args).items() if k != "worker"}, "elapsed_s": elapsed,

@@ -19,6 +19,7 @@ from keras_sportsnet.models import build_model
 from keras_sportsnet.spec import PAPER_SPEC
 from keras_sportsnet.spec import format_spec
 from keras_sportsnet.spec import parse_spec
+from keras_sportsnet import data
 from keras_sportsnet.version import __version__
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "__version__",
     "architecture_table",
     "build_model",
+    "data",
     "count_flops",
     "format_spec",
     "parse_spec",

@@ -76,7 +76,9 @@ def write_video(path, frames, fps=25, codec="h264", keyframe_interval=None, rota
         fps: int. Frame rate.
         codec: one of `CODECS` (``"h264"``, ``"vp9"``, ``"mpeg4"``, ``"mjpeg"``).
         keyframe_interval: int or None. GOP size (frames between keyframes).
-        rotation: None or degrees (90, 180, 270) written as display-matrix metadata.
+        rotation: None or degrees (90, 180, 270) written as display-matrix side data: the
+            stored picture is to be turned that many degrees clockwise for display (the
+            convention of the "rotate" tag phones write; read back as ``-frame.rotation``).
         audio: bool. Add a silent AAC/Opus audio stream.
         bframes: int or None. Maximum consecutive B-frames (None: codec default).
 
@@ -117,7 +119,10 @@ def write_video(path, frames, fps=25, codec="h264", keyframe_interval=None, rota
         elif codec == "mpeg4":
             stream.bit_rate = 4_000_000
         if rotation:
-            stream.metadata["rotate"] = str(rotation)
+            # Display-matrix side data (the old "rotate" tag is ignored by FFmpeg >= 7): the
+            # picture is to be turned `rotation` degrees clockwise for display, as a phone's
+            # "rotate=90" tag says; FFmpeg's matrix angle is counter-clockwise, hence the sign.
+            stream.set_display_rotation(-rotation)
         audio_stream = None
         if audio:
             audio_stream = container.add_stream("aac", rate=16000)

@@ -17,6 +17,7 @@ from keras_sportsnet.spec import Norm
 from keras_sportsnet.spec import Pool
 from keras_sportsnet.spec import parse_spec
 from keras_sportsnet.spec import split_spec
+from keras_sportsnet.validation import check_choice
 
 __all__ = [
     "SportsNetBackbone",
@@ -25,7 +26,6 @@ __all__ = [
     "POOLINGS",
     "TEMPORAL_PLANS",
     "PIXEL_MEAN",
-    "check_choice",
 ]
 
 FUSIONS = ("single_frame", "early", "late", "slow")
@@ -53,14 +53,6 @@ TEMPORAL_PLANS = {
 
 FULL_FRAME_SIZE = 170
 MULTIRES_FRAME_SIZE = 178
-
-
-def check_choice(argument, value, allowed):
-    """Raises a ValueError naming `argument`, the allowed values and `value`."""
-    if value not in allowed:
-        raise ValueError(
-            f"`{argument}` must be one of {list(allowed)}. Received: {argument}={value!r}"
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_sportsnet")

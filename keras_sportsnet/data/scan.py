@@ -1,0 +1,281 @@
+"""Scan a video collection: probe every file in parallel, report the bad ones.
+
+`scan_videos` walks a directory (or takes a list of files), probes each video
+with the default decoder in a thread pool (PyAV releases the GIL), and returns
+a `ScanReport` of the good videos (`VideoInfo`) and of every unreadable,
+empty, truncated, non-video or too-short file with the reason. A JSON
+manifest, written atomically, lets the next scan skip files whose size and
+modification time have not changed.
+"""
+
+import concurrent.futures
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+from keras_sportsnet.data.decoding import DEFAULT_DECODER
+from keras_sportsnet.data.decoding import VideoInfo
+from keras_sportsnet.data.decoding import file_signature
+from keras_sportsnet.data.decoding import get_decoder
+from keras_sportsnet.data.errors import VideoError
+
+__all__ = ["ScanReport", "scan_videos", "VIDEO_EXTENSIONS"]
+
+VIDEO_EXTENSIONS = (
+    ".3gp", ".asf", ".avi", ".flv", ".m2ts", ".m4v", ".mkv", ".mov", ".mp4",
+    ".mpeg", ".mpg", ".mts", ".ogv", ".ts", ".vob", ".webm", ".wmv",
+)  # fmt: skip
+"""File extensions `scan_videos` picks up in a directory by default."""
+
+MANIFEST_VERSION = 1
+
+
+@dataclasses.dataclass
+class ScanReport:
+    """Result of `scan_videos`.
+
+    Attributes:
+        good: list of `VideoInfo`, in path order.
+        bad: list of ``(path, reason)``, in path order.
+        reused: int. How many results came from the manifest instead of a probe.
+
+    Example:
+    ```python
+    report = ksn.data.scan_videos("UCF-101/")
+    print(report)  # summary, then every bad file with its reason
+    paths = [info.path for info in report.good]
+    ```
+    """
+
+    good: list = dataclasses.field(default_factory=list)
+    bad: list = dataclasses.field(default_factory=list)
+    reused: int = 0
+
+    @property
+    def total(self):
+        """Number of files scanned."""
+        return len(self.good) + len(self.bad)
+
+    def __str__(self):
+        lines = [
+            f"Scanned {self.total} files: {len(self.good)} good, {len(self.bad)} bad"
+            + (f" ({self.reused} results reused from the manifest)." if self.reused else ".")
+        ]
+        if self.bad:
+            lines.append("Bad files:")
+            lines.extend(f"  {path}: {reason}" for path, reason in self.bad)
+        return "\n".join(lines)
+
+    def to_json(self):
+        """The report as a JSON string (`from_json` inverts it)."""
+        return json.dumps(
+            {
+                "good": [info.to_dict() for info in self.good],
+                "bad": [[path, reason] for path, reason in self.bad],
+                "reused": self.reused,
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text):
+        """Rebuilds a report from `to_json`'s output."""
+        config = json.loads(text)
+        return cls(
+            good=[VideoInfo.from_dict(info) for info in config["good"]],
+            bad=[(path, reason) for path, reason in config["bad"]],
+            reused=int(config.get("reused", 0)),
+        )
+
+
+def scan_videos(
+    directory_or_paths,
+    *,
+    extensions=None,
+    follow_links=False,
+    min_frames=1,
+    num_workers=None,
+    manifest=None,
+    verbose=True,
+):
+    """Probes every video of a directory tree (or list) and reports the bad ones.
+
+    Args:
+        directory_or_paths: a directory (scanned recursively), a file, or a
+            list of those. Listed files are probed whatever their extension;
+            files found in directories must have one of ``extensions``.
+        extensions: iterable of extensions (``".mp4"``, case-insensitive), or
+            None for `VIDEO_EXTENSIONS`.
+        follow_links: bool. Descend into symbolic links to directories.
+        min_frames: int. Videos with fewer frames are reported as too short.
+        num_workers: int or None. Probing threads (None: ``min(8, 2 * cpus)``).
+        manifest: path of a JSON manifest or None. Results for files whose
+            size and modification time are unchanged are taken from it; it is
+            then rewritten atomically (temporary file + ``os.replace``). An
+            unreadable manifest is ignored with a warning and rebuilt.
+        verbose: bool. Progress line and summary on stderr.
+
+    Returns:
+        `ScanReport`: ``good`` (list of `VideoInfo`) and ``bad`` (list of
+        ``(path, reason)``), both sorted by path; deterministic.
+
+    Example:
+    ```python
+    report = ksn.data.scan_videos("UCF-101/", manifest="ucf101_manifest.json", min_frames=16)
+    print(report)
+    ```
+    """
+    if int(min_frames) < 0:
+        raise ValueError(f"`min_frames` must be >= 0. Received: min_frames={min_frames}")
+    paths = _list_videos(directory_or_paths, extensions, follow_links)
+    known = _load_manifest(manifest) if manifest is not None else {}
+    results = {}  # path -> ("info", VideoInfo) | ("error", reason) | None (file gone)
+    signatures = {}
+    reused = 0
+    to_probe = []
+    for path in paths:
+        signatures[path] = _signature(path)
+        entry = known.get(os.path.abspath(path))
+        if entry is not None and signatures[path] is not None and entry["signature"] == signatures[path]:
+            info = entry["info"]
+            results[path] = ("info", dataclasses.replace(info, path=path)) if info else ("error", entry["error"])
+            reused += 1
+        else:
+            to_probe.append(path)
+
+    progress = _Progress(len(to_probe), verbose)
+    workers = num_workers or min(8, 2 * (os.cpu_count() or 1))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+        for path, result in zip(to_probe, pool.map(_probe, to_probe)):
+            results[path] = result
+            progress.update(result[0] == "error")
+    progress.close()
+
+    report = ScanReport(reused=reused)
+    for path in paths:
+        kind, value = results[path]
+        if kind == "error":
+            report.bad.append((path, value))
+        elif value.num_frames < min_frames:
+            report.bad.append((path, f"too short: {value.num_frames} frames, fewer than min_frames={min_frames}"))
+        else:
+            report.good.append(value)
+    if manifest is not None:
+        _write_manifest(manifest, paths, results, signatures)
+    if verbose:
+        print(str(report).splitlines()[0], file=sys.stderr)
+    return report
+
+
+def _list_videos(directory_or_paths, extensions, follow_links):
+    """Sorted, distinct paths to probe."""
+    if isinstance(directory_or_paths, (str, bytes, os.PathLike)):
+        directory_or_paths = [directory_or_paths]
+    extensions = tuple(ext.lower() for ext in (VIDEO_EXTENSIONS if extensions is None else extensions))
+    extensions = tuple(ext if ext.startswith(".") else f".{ext}" for ext in extensions)
+    paths = set()
+    for item in directory_or_paths:
+        item = os.fsdecode(item)
+        if not os.path.isdir(item):
+            paths.add(item)  # a listed file is probed whatever its name; missing ones are reported
+            continue
+        for root, dirs, files in os.walk(item, followlinks=follow_links):
+            dirs.sort()
+            paths.update(os.path.join(root, name) for name in files if name.lower().endswith(extensions))
+    return sorted(paths)
+
+
+def _signature(path):
+    try:
+        return list(file_signature(path))
+    except VideoError:
+        return None
+
+
+def _probe(path):
+    try:
+        return ("info", get_decoder().probe(path))
+    except VideoError as error:
+        return ("error", error.problem)
+    except Exception as error:  # noqa: BLE001 - one odd file must not stop a scan of thousands
+        return ("error", f"unexpected {type(error).__name__}: {error}")
+
+
+def _load_manifest(path):
+    """``{abspath: {"signature": [size, mtime_ns], "info": VideoInfo | None, "error": str | None}}``."""
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as file:
+            config = json.load(file)
+        if config.get("version") != MANIFEST_VERSION or config.get("decoder") != DEFAULT_DECODER:
+            return {}  # written by another version: rebuild quietly
+        entries = {}
+        for entry in config["entries"]:
+            info = VideoInfo.from_dict(entry["info"]) if entry.get("info") else None
+            entries[entry["abspath"]] = {
+                "signature": [int(value) for value in entry["signature"]],
+                "info": info,
+                "error": None if info else str(entry["error"]),
+            }
+        return entries
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        warnings.warn(f"Ignoring unreadable scan manifest {path} ({error}); rebuilding it.", stacklevel=3)
+        return {}
+
+
+def _write_manifest(path, paths, results, signatures):
+    entries = []
+    for video in paths:
+        kind, value = results[video]
+        if signatures[video] is None:
+            continue  # nothing to validate a reuse against (missing file...)
+        entries.append(
+            {
+                "abspath": os.path.abspath(video),
+                "signature": signatures[video],
+                "info": value.to_dict() if kind == "info" else None,
+                "error": value if kind == "error" else None,
+            }
+        )
+    text = json.dumps({"version": MANIFEST_VERSION, "decoder": DEFAULT_DECODER, "entries": entries}, indent=1)
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+class _Progress:
+    """A throttled ``scanning: done/total`` line on stderr for scans that take a while."""
+
+    def __init__(self, total, enabled, interval=0.5):
+        self.total, self.enabled, self.interval = total, enabled, interval
+        self.done = self.bad = 0
+        self.start = self.last = time.monotonic()
+        self.shown = False
+
+    def update(self, bad):
+        self.done += 1
+        self.bad += bool(bad)
+        now = time.monotonic()
+        if self.enabled and now - self.last >= self.interval and now - self.start >= 1.0:
+            self.last, self.shown = now, True
+            sys.stderr.write(f"\rscanning: {self.done}/{self.total} files probed, {self.bad} bad")
+            sys.stderr.flush()
+
+    def close(self):
+        if self.shown:
+            sys.stderr.write(f"\rscanning: {self.done}/{self.total} files probed, {self.bad} bad\n")
+            sys.stderr.flush()

@@ -1,0 +1,546 @@
+"""The paper's data augmentation as clip-consistent Keras preprocessing layers.
+
+Karpathy et al. (Sec. 4.1) crop every frame to its centre region, resize it
+to 200 x 200, then take a random 170 x 170 crop (178 for multires models) and
+flip it horizontally with probability 0.5; the crop position and the flip are
+the same for every frame of a clip. At test time a clip is seen through 4
+crops/flips (`EvaluationViews`).
+
+Every layer takes clips ``(batch, frames, height, width, channels)`` or one
+clip ``(frames, height, width, channels)``, in any numeric dtype (uint8
+decoded frames included), and returns the layer's compute dtype (float32 by
+default; ``CenterCropResize(output_dtype="uint8")`` excepted) with values
+still in ``[0, 255]``: the models subtract the pixel mean themselves. Random choices are drawn per clip, never per frame.
+
+The layers are Keras `DataLayer`s (the base of Keras' own preprocessing
+layers), so they run both
+
+- inside ``tf.data`` on the CPU, whatever the Keras backend: in a TF graph
+  they compute with TensorFlow ops even under JAX or PyTorch;
+- as the first layers of a model on the accelerator (e.g. uint8 clips in,
+  ``keras.Input(shape, dtype="uint8")``).
+
+They are written with the backend's own ops (no Lambda layers), vectorized
+over the batch: one gather crops every clip at its own offset, and frames are
+resized as one ``(batch * frames, height, width, channels)`` image batch.
+"""
+
+import math
+import numbers
+
+import keras
+
+from keras_sportsnet.data.sampling import ClipGeometry
+from keras_sportsnet.data.sampling import check_size
+
+try:  # Keras >= 3.11
+    from keras.src.layers.preprocessing.data_layer import DataLayer as _DataLayer
+except ImportError:  # pragma: no cover - older Keras 3
+    from keras.src.layers.preprocessing.tf_data_layer import TFDataLayer as _DataLayer
+
+__all__ = [
+    "CenterCropResize",
+    "centre_square_resize",
+    "RandomClipCrop",
+    "RandomClipFlip",
+    "PaperAugmentation",
+    "EvaluationViews",
+    "EVALUATION_VIEWS",
+    "average_views",
+]
+
+PAPER_RESIZE = 200
+"""The paper resizes the centre region of every frame to 200 x 200."""
+
+EVALUATION_VIEWS = (
+    ("center", False),
+    ("center", True),
+    ("top_left", False),
+    ("bottom_right", False),
+)
+"""`EvaluationViews`' views, in output order: (crop position, flipped)."""
+
+_POSITIONS = ("center", "top_left", "bottom_right")
+
+
+def _minimum(backend, a, b):
+    """min of two sizes, each a Python int or (TF, dynamic) a scalar tensor."""
+    if isinstance(a, int) and isinstance(b, int):
+        return min(a, b)
+    return backend.numpy.minimum(a, b)
+
+
+def _crop_offsets(position, height, width, crop_height, crop_width):
+    """Top-left corner of the named crop position (ints or dynamic tensors)."""
+    if position == "top_left":
+        return 0, 0
+    if position == "bottom_right":
+        return height - crop_height, width - crop_width
+    return (height - crop_height) // 2, (width - crop_width) // 2
+
+
+class _ClipLayer(_DataLayer):
+    """Shared plumbing: input ranks, unbatched clips, output dtype and shape.
+
+    Subclasses implement `_transform(clips, training)` on batched clips
+    ``(B, T, H, W, C)`` (any dtype; the result is cast to the output dtype)
+    and `_output_shape(batched_shape)`.
+    """
+
+    # EvaluationViews maps one clip to a batch of views: no squeeze.
+    _squeeze_unbatched = True
+
+    def _output_dtype(self):
+        return self.compute_dtype
+
+    def _check_input_shape(self, input_shape):
+        if len(input_shape) not in (4, 5):
+            raise ValueError(
+                f"{type(self).__name__} expects clips of rank 5 (batch, frames, height, "
+                "width, channels) or rank 4 (frames, height, width, channels). "
+                f"Received: inputs.shape={tuple(input_shape)}"
+            )
+
+    def _check_crop_fits(self, input_shape, crop_size):
+        height, width = input_shape[-3], input_shape[-2]
+        if (height is not None and height < crop_size[0]) or (
+            width is not None and width < crop_size[1]
+        ):
+            raise ValueError(
+                f"{type(self).__name__}: frames must be at least crop_size={crop_size} "
+                f"(height, width). Received: inputs.shape={tuple(input_shape)}"
+            )
+
+    def build(self, input_shape=None):
+        # No shape-dependent state (the seed generators exist from __init__);
+        # building marks the sublayers of the composite layers built too.
+        for layer in self._layers:
+            layer.build(input_shape)
+        self.built = True
+
+    def call(self, clips, training=True):
+        # Checked here rather than in build(): under a foreign backend (JAX
+        # layer in tf.data) Keras does not pass the input shape to build().
+        self._check_input_shape(tuple(clips.shape))
+        unbatched = len(clips.shape) == 4
+        if unbatched:
+            clips = self.backend.numpy.expand_dims(clips, 0)
+        outputs = self._transform(clips, training)
+        if unbatched and self._squeeze_unbatched:
+            outputs = outputs[0]
+        return self._cast_output(outputs)
+
+    def _cast_output(self, outputs):
+        return self.backend.cast(outputs, self._output_dtype())
+
+    def _gather_clips(self, clips, rows, cols):
+        """Per-clip row/column selection in one gather (crops and flips).
+
+        Args:
+            clips: ``(B, T, H, W, C)``.
+            rows: int32 ``(B, h)``, the input rows of each clip's output rows.
+            cols: int32 ``(B, w)``, the input columns of its output columns.
+
+        Returns:
+            ``(B, T, h, w, C)``: pixel ``(b, t, i, j)`` is input pixel
+            ``(b, t, rows[b, i], cols[b, j])``, gathered as a row of the
+            ``(B * T * H * W, C)`` pixel matrix (faster than a flip + select
+            or a map over the batch). Indices are int32: ``B * T * H * W``
+            must stay below 2**31.
+        """
+        ops = self.backend.numpy
+        batch, frames, height, width, channels = self.backend.core.shape(clips)
+        in_frame = rows[:, :, None] * width + cols[:, None, :]  # (B, h, w)
+        frame = ops.arange(batch, dtype="int32")[:, None] * frames + ops.arange(
+            frames, dtype="int32"
+        )[None, :]  # (B, T)
+        index = frame[:, :, None, None] * (height * width) + in_frame[:, None, :, :]
+        return ops.take(ops.reshape(clips, (-1, channels)), index, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        self._check_input_shape(input_shape)
+        unbatched = len(input_shape) == 4
+        if unbatched:
+            input_shape = (1, *input_shape)
+        output_shape = tuple(self._output_shape(tuple(input_shape)))
+        return output_shape[1:] if unbatched and self._squeeze_unbatched else output_shape
+
+    def compute_output_spec(self, inputs, training=True):
+        return keras.KerasTensor(
+            self.compute_output_shape(inputs.shape), dtype=self._output_dtype()
+        )
+
+
+@keras.saving.register_keras_serializable(package="keras_sportsnet")
+class CenterCropResize(_ClipLayer):
+    """Crops every frame to its largest centred region and resizes it.
+
+    The region has the aspect ratio of `size` (the largest centred square
+    for the paper's 200 x 200: 240 x 240 of a 320 x 240 frame), starting at
+    ``((height - crop) // 2, (width - crop) // 2)``. Resizing is bilinear
+    with half-pixel centres and no antialiasing (`keras.ops.image.resize`
+    defaults), skipped when the region already has the target size. Works on
+    frames of unknown size inside ``tf.data`` (one clip at a time).
+
+    Args:
+        size: int or ``(height, width)``. Output frame size (200 in the paper).
+        output_dtype: None for the layer's compute dtype (float32 by default),
+            or ``"uint8"`` to round and clip back to uint8, e.g. to keep
+            ``tf.data`` buffers and host-to-device copies 4x smaller when the
+            random crop and flip run on the accelerator.
+        **kwargs: `name`, `dtype` as for `keras.layers.Layer`.
+
+    Example:
+    ```python
+    layer = CenterCropResize(200)
+    layer(np.zeros((2, 10, 240, 320, 3), "uint8")).shape   # (2, 10, 200, 200, 3)
+    dataset = dataset.map(CenterCropResize(200, output_dtype="uint8"))
+    ```
+    """
+
+    _OUTPUT_DTYPES = (None, "uint8")
+
+    def __init__(self, size=PAPER_RESIZE, output_dtype=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = check_size("size", size)
+        if output_dtype not in self._OUTPUT_DTYPES:
+            raise ValueError(
+                f"`output_dtype` must be one of {list(self._OUTPUT_DTYPES)}. "
+                f"Received: output_dtype={output_dtype!r}"
+            )
+        self.output_dtype = output_dtype
+
+    def _output_dtype(self):
+        return self.output_dtype or self.compute_dtype
+
+    def _cast_output(self, outputs):
+        if self.output_dtype == "uint8":
+            outputs = self.backend.numpy.clip(self.backend.numpy.round(outputs), 0, 255)
+        return self.backend.cast(outputs, self._output_dtype())
+
+    def _transform(self, clips, training):
+        _, frames, height, width, channels = self.backend.core.shape(clips)
+        target_height, target_width = self.size
+        crop_height = _minimum(self.backend, height, (width * target_height) // target_width)
+        crop_width = _minimum(self.backend, width, (height * target_width) // target_height)
+        top, left = _crop_offsets("center", height, width, crop_height, crop_width)
+        clips = clips[:, :, top : top + crop_height, left : left + crop_width, :]
+        clips = self.backend.cast(clips, self.compute_dtype)
+        if all(isinstance(v, int) for v in (crop_height, crop_width)) and (
+            (crop_height, crop_width) == self.size
+        ):
+            return clips
+        images = self.backend.numpy.reshape(clips, (-1, crop_height, crop_width, channels))
+        images = self.backend.image.resize(
+            images, self.size, interpolation="bilinear", antialias=False,
+            data_format="channels_last",
+        )
+        return self.backend.numpy.reshape(images, (-1, frames, *self.size, channels))
+
+    def _output_shape(self, input_shape):
+        return (*input_shape[:2], *self.size, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "output_dtype": self.output_dtype}
+
+
+def centre_square_resize(clips, size=PAPER_RESIZE):
+    """Functional `CenterCropResize`: the centre square of each frame, resized.
+
+    For NumPy arrays (e.g. decoded frames before writing shards) and for
+    tensors inside ``tf.data`` (any Keras backend; frame size may be unknown).
+    uint8 input gives uint8 output (rounded), anything else float32.
+
+    Args:
+        clips: ``(frames, height, width, channels)`` or a batch of them.
+        size: int or ``(height, width)``. Output frame size (200).
+
+    Returns:
+        A tensor of the backend in use (TensorFlow inside ``tf.data``);
+        ``np.asarray`` turns an eager one into NumPy.
+
+    Example:
+    ```python
+    frames = centre_square_resize(np.zeros((10, 240, 320, 3), "uint8"))  # uint8 (10, 200, 200, 3)
+    dataset = dataset.map(lambda clip, label: (centre_square_resize(clip), label))
+    ```
+    """
+    dtype = keras.backend.standardize_dtype(clips.dtype)
+    layer = CenterCropResize(size, output_dtype="uint8" if dtype == "uint8" else None)
+    return layer(clips)
+
+
+@keras.saving.register_keras_serializable(package="keras_sportsnet")
+class RandomClipCrop(_ClipLayer):
+    """A random ``size`` crop per clip, the same for all its frames.
+
+    Training: the crop's top-left corner is uniform over every position
+    inside the frame, drawn independently for each clip of the batch.
+    Inference (``training=False``): the centre crop, at
+    ``((height - size) // 2, (width - size) // 2)``.
+
+    Args:
+        size: int or ``(height, width)``. Crop size (170, or 178 for
+            multires models).
+        seed: int or None. Seed of the layer's `keras.random.SeedGenerator`.
+        **kwargs: `name`, `dtype` as for `keras.layers.Layer`.
+
+    Example:
+    ```python
+    crop = RandomClipCrop(170, seed=1)
+    crop(clips).shape                    # (B, T, 170, 170, 3) from (B, T, 200, 200, 3)
+    crop(clips, training=False)          # centre crops
+    ```
+    """
+
+    def __init__(self, size, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = check_size("size", size)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def _transform(self, clips, training):
+        self._check_crop_fits(tuple(clips.shape), self.size)
+        batch, _, height, width, _ = self.backend.core.shape(clips)
+        crop_height, crop_width = self.size
+        if not training:
+            top, left = _crop_offsets("center", height, width, crop_height, crop_width)
+            return clips[:, :, top : top + crop_height, left : left + crop_width, :]
+        seed = self._get_seed_generator(self.backend._backend)
+        top = self.backend.random.randint((batch,), 0, height - crop_height + 1, seed=seed)
+        left = self.backend.random.randint((batch,), 0, width - crop_width + 1, seed=seed)
+        rows = top[:, None] + self.backend.numpy.arange(crop_height, dtype="int32")[None, :]
+        cols = left[:, None] + self.backend.numpy.arange(crop_width, dtype="int32")[None, :]
+        return self._gather_clips(clips, rows, cols)
+
+    def _output_shape(self, input_shape):
+        self._check_crop_fits(input_shape, self.size)
+        return (*input_shape[:2], *self.size, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_sportsnet")
+class RandomClipFlip(_ClipLayer):
+    """Flips a clip left-right with probability 0.5, all its frames together.
+
+    Each clip of the batch is flipped or not independently; no-op at
+    inference (``training=False``).
+
+    Args:
+        seed: int or None. Seed of the layer's `keras.random.SeedGenerator`.
+        **kwargs: `name`, `dtype` as for `keras.layers.Layer`.
+
+    Example:
+    ```python
+    flip = RandomClipFlip(seed=2)
+    flipped = flip(clips)                # same shape; ~half the clips mirrored
+    ```
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def _transform(self, clips, training):
+        if not training:
+            return clips
+        ops = self.backend.numpy
+        batch, _, height, width, _ = self.backend.core.shape(clips)
+        seed = self._get_seed_generator(self.backend._backend)
+        flips = self.backend.random.uniform((batch, 1), seed=seed) < 0.5
+        columns = ops.arange(width, dtype="int32")[None, :]
+        cols = ops.where(flips, width - 1 - columns, columns)  # (B, W)
+        rows = ops.broadcast_to(ops.arange(height, dtype="int32")[None, :], (batch, height))
+        return self._gather_clips(clips, rows, cols)
+
+    def _output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_sportsnet")
+class PaperAugmentation(_ClipLayer):
+    """The paper's training augmentation: centre-resize, random crop, random flip.
+
+    `CenterCropResize(resize_to)` -> `RandomClipCrop(crop_size)` ->
+    `RandomClipFlip`, every choice shared by all frames of a clip. With
+    ``training=False`` the result is the centre crop, unflipped.
+
+    Args:
+        crop_size: int or ``(height, width)``. The model's frame size: 170,
+            or 178 for multires/fovea/context models (see `for_model`).
+        resize_to: int or ``(height, width)``. Size of the centre region
+            before cropping (200 in the paper); at least `crop_size`.
+        seed: int or None. Seeds the crop (`seed`) and the flip (`seed + 1`).
+        **kwargs: `name`, `dtype` as for `keras.layers.Layer`.
+
+    Example:
+    ```python
+    augment = PaperAugmentation.for_model(model, seed=0)
+    dataset = dataset.batch(32).map(augment)                  # in tf.data, or
+    inputs = keras.Input((10, 240, 320, 3), dtype="uint8")     # on the accelerator
+    outputs = model(augment(inputs))
+    ```
+    """
+
+    def __init__(self, crop_size=170, resize_to=PAPER_RESIZE, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.crop_size = check_size("crop_size", crop_size)
+        self.resize_to = check_size("resize_to", resize_to)
+        if any(c > r for c, r in zip(self.crop_size, self.resize_to)):
+            raise ValueError(
+                "`resize_to` must be at least `crop_size` (height, width). Received: "
+                f"crop_size={crop_size!r}, resize_to={resize_to!r}"
+            )
+        self.seed = seed
+        sub = {"dtype": self.dtype_policy}
+        self.resize = CenterCropResize(self.resize_to, name="center_crop_resize", **sub)
+        self.crop = RandomClipCrop(self.crop_size, seed=seed, name="random_clip_crop", **sub)
+        self.flip = RandomClipFlip(
+            seed=None if seed is None else seed + 1, name="random_clip_flip", **sub
+        )
+
+    @classmethod
+    def for_model(cls, model, seed=None, resize_to=None):
+        """The augmentation for a model's ``clip_geometry`` ``image_size``.
+
+        Args:
+            model: a keras_sportsnet model (anything with a ``clip_geometry``).
+            seed: int or None.
+            resize_to: int, ``(height, width)`` or None: 200 (the paper) when
+                the model's frames fit in it, else the frame size scaled by
+                200 / 170 (the paper's ratio).
+        """
+        image_size = ClipGeometry.from_model(model).image_size
+        if image_size is None:
+            raise ValueError(
+                "`model.clip_geometry` must give an `image_size` to pick the crop "
+                f"size. Received: clip_geometry={model.clip_geometry!r}"
+            )
+        if resize_to is None:
+            largest = max(image_size)
+            resize_to = PAPER_RESIZE if largest <= PAPER_RESIZE else math.ceil(
+                largest * PAPER_RESIZE / 170
+            )
+        return cls(crop_size=image_size, resize_to=resize_to, seed=seed)
+
+    def _transform(self, clips, training):
+        clips = self.resize(clips)
+        clips = self.crop(clips, training=training)
+        return self.flip(clips, training=training)
+
+    def _output_shape(self, input_shape):
+        return (*input_shape[:2], *self.crop_size, input_shape[-1])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "crop_size": self.crop_size,
+            "resize_to": self.resize_to,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_sportsnet")
+class EvaluationViews(_ClipLayer):
+    """The 4 deterministic crops/flips of each clip for video-level evaluation.
+
+    The paper propagates every test clip 4 times "with different crops and
+    flips" and averages the predictions. After `CenterCropResize(resize_to)`
+    the views are, in this order (`EVALUATION_VIEWS`):
+
+    0. centre crop; 1. centre crop, flipped left-right;
+    2. top-left corner crop; 3. bottom-right corner crop.
+
+    Output: the views flattened into the batch, ``(batch * 4, frames, crop,
+    crop, channels)``, view-major within each clip (row ``4 * b + v`` is
+    view ``v`` of clip ``b``), so the model reads them directly; one clip
+    ``(frames, h, w, c)`` gives ``(4, frames, crop, crop, channels)``.
+    `average_views` averages the model's predictions back per clip.
+
+    Args:
+        crop_size: int or ``(height, width)``. The model's frame size.
+        resize_to: int or ``(height, width)``; at least `crop_size`.
+        **kwargs: `name`, `dtype` as for `keras.layers.Layer`.
+
+    Example:
+    ```python
+    views = EvaluationViews(crop_size=170)
+    probabilities = model.predict(views(clips))          # (B * 4, classes)
+    clip_probabilities = average_views(probabilities)    # (B, classes)
+    ```
+    """
+
+    _squeeze_unbatched = False
+
+    def __init__(self, crop_size=170, resize_to=PAPER_RESIZE, **kwargs):
+        super().__init__(**kwargs)
+        self.crop_size = check_size("crop_size", crop_size)
+        self.resize_to = check_size("resize_to", resize_to)
+        if any(c > r for c, r in zip(self.crop_size, self.resize_to)):
+            raise ValueError(
+                "`resize_to` must be at least `crop_size` (height, width). Received: "
+                f"crop_size={crop_size!r}, resize_to={resize_to!r}"
+            )
+        self.resize = CenterCropResize(
+            self.resize_to, name="center_crop_resize", dtype=self.dtype_policy
+        )
+
+    @property
+    def num_views(self):
+        """Views per clip (4)."""
+        return len(EVALUATION_VIEWS)
+
+    def _transform(self, clips, training):
+        clips = self.resize(clips)
+        _, frames, height, width, channels = self.backend.core.shape(clips)
+        crop_height, crop_width = self.crop_size
+        views = []
+        for position, flipped in EVALUATION_VIEWS:
+            top, left = _crop_offsets(position, height, width, crop_height, crop_width)
+            view = clips[:, :, top : top + crop_height, left : left + crop_width, :]
+            views.append(self.backend.numpy.flip(view, axis=3) if flipped else view)
+        views = self.backend.numpy.stack(views, axis=1)
+        return self.backend.numpy.reshape(views, (-1, frames, crop_height, crop_width, channels))
+
+    def _output_shape(self, input_shape):
+        batch = None if input_shape[0] is None else input_shape[0] * self.num_views
+        return (batch, input_shape[1], *self.crop_size, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "crop_size": self.crop_size, "resize_to": self.resize_to}
+
+
+def average_views(predictions, num_views=len(EVALUATION_VIEWS)):
+    """Averages per-view predictions back to one per clip (`EvaluationViews`' inverse).
+
+    Args:
+        predictions: array or tensor ``(batch * num_views, ...)``, rows ordered
+            as `EvaluationViews` makes them (the views of a clip adjacent).
+        num_views: int. Views per clip (4).
+
+    Returns:
+        ``(batch, ...)``: the mean over each clip's views (a backend tensor;
+        `keras.ops.convert_to_numpy` for NumPy).
+
+    Example:
+    ```python
+    clip_probabilities = average_views(model.predict(EvaluationViews()(clips)))
+    ```
+    """
+    if isinstance(num_views, bool) or not isinstance(num_views, numbers.Integral) or num_views < 1:
+        raise ValueError(f"`num_views` must be an int >= 1. Received: num_views={num_views!r}")
+    predictions = keras.ops.convert_to_tensor(predictions)
+    rows = predictions.shape[0]
+    if rows is not None and rows % num_views:
+        raise ValueError(
+            f"`predictions` must have a multiple of num_views={num_views} rows. "
+            f"Received: predictions.shape={tuple(predictions.shape)}"
+        )
+    grouped = keras.ops.reshape(predictions, (-1, num_views, *predictions.shape[1:]))
+    return keras.ops.mean(grouped, axis=1)
