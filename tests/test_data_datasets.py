@@ -185,9 +185,11 @@ def test_prepared_shards_round_trip_resume_and_fit(tmp_path, video_folder):
         videos, out, num_frames=4, image_size=SIZE, clips_per_video=2, resize_to=SIZE, num_shards=3,
         seed=0, verbose=False,
     )
-    assert index["clips"] == 18
+    assert index["clips"] == 18 and index["complete"]
     files = sorted(os.listdir(out))
-    assert files == [f"clips-0000{i}-of-00003.tfrecord" for i in range(3)] + ["shards.json"]
+    assert files == sorted(
+        [f"clips-0000{i}-of-00003.{ext}" for i in range(3) for ext in ("json", "tfrecord")] + ["shards.json"]
+    )
     ds = data.shard_dataset(out, batch_size=None, augmentation="deferred", shuffle=False)
     assert ds.cardinality().numpy() == 18 and ds.class_names == list(videos.class_names)
     for clip, label in ds:
@@ -206,3 +208,85 @@ def test_prepared_shards_round_trip_resume_and_fit(tmp_path, video_folder):
     model.compile("sgd", "sparse_categorical_crossentropy")
     assert np.isfinite(model.fit(batched, epochs=1, verbose=0).history["loss"][0])
     assert json.load(open(os.path.join(out, "shards.json")))["settings"]["num_frames"] == 4
+
+
+def _shard_videos(video_folder):
+    return data.read_video_folder(str(video_folder))
+
+
+def test_interrupted_prepare_leaves_whole_shards_and_resumes_to_the_same_bytes(tmp_path, video_folder, monkeypatch):
+    from keras_sportsnet.data import shards
+
+    videos = _shard_videos(video_folder)
+    kwargs = dict(num_frames=3, image_size=SIZE, clips_per_video=2, resize_to=SIZE, num_shards=3, seed=5,
+                  num_workers=1, verbose=False)
+    reference = str(tmp_path / "reference")
+    data.prepare_shards(videos, reference, **kwargs)
+
+    out = str(tmp_path / "interrupted")
+    real = shards._sample_video
+
+    def dies_in_shard_1(path, *args):
+        if videos.paths.index(path) % 3 == 1:
+            raise KeyboardInterrupt  # the job is killed while writing shard 1
+        return real(path, *args)
+
+    monkeypatch.setattr(shards, "_sample_video", dies_in_shard_1)
+    with pytest.raises(KeyboardInterrupt):
+        data.prepare_shards(videos, out, **kwargs)
+    left = sorted(os.listdir(out))
+    assert "shards.json" not in left
+    assert "clips-00000-of-00003.json" in left and "clips-00001-of-00003.json" not in left
+    with pytest.raises(ValueError, match="interrupted, run it again"):
+        data.shard_dataset(out)
+
+    monkeypatch.setattr(shards, "_sample_video", real)
+    kept = os.path.getmtime(os.path.join(out, "clips-00000-of-00003.tfrecord"))
+    index = data.prepare_shards(videos, out, **kwargs)
+    assert index["complete"] and index["clips"] == 18
+    assert os.path.getmtime(os.path.join(out, "clips-00000-of-00003.tfrecord")) == kept
+    assert not [name for name in os.listdir(out) if "incomplete" in name]
+    for shard in range(3):
+        name = f"clips-0000{shard}-of-00003.tfrecord"
+        assert open(os.path.join(out, name), "rb").read() == open(os.path.join(reference, name), "rb").read()
+
+
+def test_prepare_redoes_shards_when_the_video_list_changes(tmp_path, video_folder):
+    videos = _shard_videos(video_folder)
+    kwargs = dict(num_frames=2, image_size=SIZE, resize_to=SIZE, num_shards=2, seed=0, verbose=False)
+    out = str(tmp_path / "shards")
+    data.prepare_shards(videos, out, **kwargs)
+    fewer = data.VideoList(videos.paths[:-1], videos.labels[:-1], videos.class_names)
+    index = data.prepare_shards(fewer, out, **kwargs)
+    assert index["clips"] == len(videos) - 1
+    assert data.shard_dataset(out, batch_size=None).cardinality().numpy() == len(videos) - 1
+
+
+def test_independent_jobs_write_disjoint_shards_and_the_last_writes_the_index(tmp_path, video_folder):
+    videos = _shard_videos(video_folder)
+    kwargs = dict(num_frames=2, image_size=SIZE, resize_to=SIZE, num_shards=3, seed=0, verbose=False)
+    out = str(tmp_path / "shards")
+    first = data.prepare_shards(videos, out, worker=(2, 0), **kwargs)
+    assert not first["complete"] and [s["file"] for s in first["shards"]] == [
+        "clips-00000-of-00003.tfrecord", "clips-00002-of-00003.tfrecord"]
+    assert not os.path.exists(os.path.join(out, "shards.json"))
+    second = data.prepare_shards(videos, out, worker=(2, 1), **kwargs)
+    assert second["complete"] and second["clips"] == len(videos)
+    assert os.path.exists(os.path.join(out, "shards.json"))
+    with pytest.raises(ValueError, match="worker"):
+        data.prepare_shards(videos, out, worker=(2, 2), **kwargs)
+
+
+def test_read_video_folder_labels_like_keras(tmp_path, video_folder):
+    videos = data.read_video_folder(str(video_folder))
+    assert videos.class_names == ("archery", "bowling", "curling")
+    assert len(videos) == 9 and videos.labels[0] == (0,) and videos.labels[-1] == (2,)
+    picked = data.read_video_folder(str(video_folder), class_names=["curling", "archery"])
+    assert picked.class_names == ("curling", "archery") and len(picked) == 6
+    assert all(l == (0,) for p, l in zip(picked.paths, picked.labels) if "/curling/" in p)
+    unlabelled = data.read_video_folder(str(video_folder), labels=None)
+    assert len(unlabelled) == 9 and set(unlabelled.labels) == {()}
+    with pytest.raises(ValueError, match="not sub-folders"):
+        data.read_video_folder(str(video_folder), class_names=["rowing"])
+    with pytest.raises(ValueError, match="not a folder"):
+        data.read_video_folder(str(tmp_path / "nowhere"))

@@ -18,6 +18,7 @@ from keras_sportsnet.data.lists import VideoList
 from keras_sportsnet.data.lists import class_names
 from keras_sportsnet.data.lists import read_sports1m_partition
 from keras_sportsnet.data.lists import read_ucf101_split
+from keras_sportsnet.data.lists import read_video_folder
 from keras_sportsnet.data.lists import read_video_list
 from keras_sportsnet.data.lists import ucf101_class_groups
 from keras_sportsnet.data.sampling import SHORT_VIDEO_POLICIES

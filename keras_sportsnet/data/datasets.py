@@ -20,7 +20,7 @@ from keras_sportsnet.data import sampling
 from keras_sportsnet.data.decoding import read_clip
 from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.lists import VideoList
-from keras_sportsnet.data.scan import VIDEO_EXTENSIONS
+from keras_sportsnet.data.lists import read_video_folder
 from keras_sportsnet.data.scan import scan_videos
 from keras_sportsnet.validation import check_choice
 
@@ -139,10 +139,10 @@ def video_dataset_from_directory(
             raise ValueError("`seed` is required with `validation_split` and `shuffle=True`, so the two subsets do not overlap.")
     elif subset is not None:
         raise ValueError(f"`validation_split` must be set when `subset` is. Received: subset={subset!r}")
-    paths, targets, names = _index_directory(directory, labels, class_names, follow_links)
+    videos = read_video_folder(directory, labels, class_names, follow_links)
+    paths, targets, names = videos.paths, videos.labels, videos.class_names
     if verbose:
         print(f"Found {len(paths)} files belonging to {len(names)} classes.", file=sys.stderr)
-    videos = VideoList(tuple(paths), tuple(targets), tuple(names))
     if validation_split is None:
         return video_dataset_from_list(
             videos, label_mode=label_mode if labels is not None else None, batch_size=batch_size, model=model,
@@ -407,45 +407,3 @@ def _geometry(model, num_frames, frame_stride, image_size):
         raise ValueError("Pass `model=` or both `num_frames` and `image_size` to say which clips to make.")
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     return sampling.ClipGeometry(num_frames=num_frames, frame_stride=frame_stride or 1, image_size=size)
-
-
-def _index_directory(directory, labels, class_names, follow_links):
-    if not os.path.isdir(directory):
-        raise ValueError(f"`directory` {directory!r} is not a folder.")
-    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
-        raise ValueError(f"`labels` must be 'inferred', None or a list of ints. Received: labels={labels!r}")
-    if class_names is not None and labels != "inferred":
-        raise ValueError("`class_names` can only be given with `labels='inferred'`.")
-    if labels == "inferred":
-        folders = sorted(
-            entry.name for entry in os.scandir(directory)
-            if entry.is_dir(follow_symlinks=follow_links) and not entry.name.startswith(".")
-        )
-        if class_names is not None:
-            unknown = [c for c in class_names if c not in folders]
-            if unknown:
-                raise ValueError(f"`class_names` {unknown} are not sub-folders of {directory!r}: {folders}")
-            folders = list(class_names)
-        paths, targets = [], []
-        for label, folder in enumerate(folders):
-            for path in _walk_videos(os.path.join(directory, folder), follow_links):
-                paths.append(path)
-                targets.append((label,))
-        return paths, targets, folders
-    paths = _walk_videos(directory, follow_links)
-    if labels is None:
-        return paths, [() for _ in paths], []
-    if len(labels) != len(paths):
-        raise ValueError(f"`labels` has {len(labels)} entries but {directory!r} holds {len(paths)} videos.")
-    names = [str(l) for l in sorted(set(labels))]
-    return paths, [(int(l),) for l in labels], names
-
-
-def _walk_videos(folder, follow_links):
-    found = []
-    for root, dirs, files in os.walk(folder, followlinks=follow_links):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [os.path.join(root, f) for f in files if f.lower().endswith(VIDEO_EXTENSIONS) and not f.startswith(".")]
-    return sorted(found)
-
-

@@ -19,6 +19,7 @@ __all__ = [
     "read_ucf101_split",
     "read_sports1m_partition",
     "read_video_list",
+    "read_video_folder",
 ]
 
 _CLASS_FILES = {"sports1m": "sports1m_labels.txt", "ucf101": "ucf101_classes.txt"}
@@ -258,6 +259,72 @@ def read_video_list(path, class_list=None, video_root=None, check_files=True):
                 )
         entries.append((video if os.path.isabs(video) else os.path.join(root, video), tuple(resolved)))
     return _collect(entries, names, check_files)
+
+
+def read_video_folder(directory, labels="inferred", class_names=None, follow_links=False):
+    """The videos of a folder tree, labelled by their class sub-folder.
+
+    The semantics of `keras.utils.image_dataset_from_directory`: with
+    ``labels="inferred"`` each top-level sub-folder is a class (sorted, hidden
+    ones skipped, videos found recursively by extension); ``class_names``
+    picks and orders the sub-folders; ``labels=None`` lists every video
+    unlabelled; a list of ints labels the videos in sorted path order.
+
+    Args:
+        directory: str. The folder.
+        labels: ``"inferred"``, None, or a list of int labels.
+        class_names: list of sub-folder names, in label order (``"inferred"`` only).
+        follow_links: bool. Follow symbolic links to folders.
+
+    Returns:
+        A `VideoList`.
+
+    Example:
+    ```python
+    videos = ksn.data.read_video_folder("my_videos/")   # my_videos/<class>/<video>.mp4
+    videos.class_names, len(videos)
+    ```
+    """
+    from keras_sportsnet.data.scan import VIDEO_EXTENSIONS
+
+    if not os.path.isdir(directory):
+        raise ValueError(f"`directory` {directory!r} is not a folder.")
+    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
+        raise ValueError(f"`labels` must be 'inferred', None or a list of ints. Received: labels={labels!r}")
+    if class_names is not None and labels != "inferred":
+        raise ValueError("`class_names` can only be given with `labels='inferred'`.")
+
+    def walk(folder):
+        found = []
+        for root, dirs, files in os.walk(folder, followlinks=follow_links):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found += [
+                os.path.join(root, f)
+                for f in files
+                if f.lower().endswith(VIDEO_EXTENSIONS) and not f.startswith(".")
+            ]
+        return sorted(found)
+
+    if labels == "inferred":
+        folders = sorted(
+            entry.name
+            for entry in os.scandir(directory)
+            if entry.is_dir(follow_symlinks=follow_links) and not entry.name.startswith(".")
+        )
+        if class_names is not None:
+            unknown = [c for c in class_names if c not in folders]
+            if unknown:
+                raise ValueError(f"`class_names` {unknown} are not sub-folders of {directory!r}: {folders}")
+            folders = list(class_names)
+        entries = [(path, (label,)) for label, folder in enumerate(folders) for path in walk(os.path.join(directory, folder))]
+        return _collect(entries, folders, check_files=False)
+    paths = walk(directory)
+    if labels is None:
+        return _collect([(p, ()) for p in paths], (), check_files=False)
+    if len(labels) != len(paths):
+        raise ValueError(f"`labels` has {len(labels)} entries but {directory!r} holds {len(paths)} videos.")
+    names = [str(l) for l in range(max(int(l) for l in labels) + 1)] if labels else []
+    return _collect([(p, (int(l),)) for p, l in zip(paths, labels)], names, check_files=False)
 
 
 def _collect(entries, names, check_files):

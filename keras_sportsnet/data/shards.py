@@ -10,14 +10,21 @@ so local folders and cloud URIs (``gs://...``) both work.
 Layout of an output folder::
 
     clips-00000-of-00008.tfrecord ... clips-00007-of-00008.tfrecord
-    shards.json      # class names, clip geometry, counts per shard, skipped videos
+    clips-00000-of-00008.json ...     # per shard: done mark, clip count, skipped videos
+    shards.json      # when all are done: class names, clip geometry, counts, skipped videos
 
-Each shard is written to a temporary name and renamed when complete, so an
-interrupted `prepare_shards` leaves only whole shards, and running it again
-resumes: shards already listed as complete are kept.
+Each shard is written to a temporary name and renamed when complete, then
+marked done by a small ``clips-00000-of-00008.json`` beside it (written
+atomically, with the settings and a digest of the video list). An interrupted
+`prepare_shards` therefore leaves only whole shards, and running it again
+resumes: shards marked done with the same settings and videos are kept, the
+rest are written. ``shards.json`` appears only when every shard is done, so a
+reader never sees a half-prepared folder. Independent jobs (``worker=``) can
+write disjoint subsets of the shards of one folder.
 """
 
 import concurrent.futures
+import hashlib
 import json
 import os
 import sys
@@ -53,6 +60,7 @@ def prepare_shards(
     on_error="skip",
     jpeg_quality=90,
     num_workers=None,
+    worker=None,
     verbose=True,
 ):
     """Samples clips from videos and writes them as sharded TFRecord files.
@@ -71,10 +79,16 @@ def prepare_shards(
         on_error: ``"skip"`` (warn, record in ``shards.json``) or ``"raise"``.
         jpeg_quality: int in [1, 100].
         num_workers: threads writing shards (default: CPU count).
+        worker: ``(num_jobs, index)`` or None. Run as one of ``num_jobs``
+            independent jobs (e.g. one per host): this one writes the shards
+            ``index, index + num_jobs, ...``. The job that finds every shard
+            complete writes ``shards.json``.
         verbose: bool. Progress per shard to stderr.
 
     Returns:
-        The index dict also written to ``shards.json``.
+        The index dict (also written to ``shards.json`` once every shard is
+        complete): ``settings``, ``complete``, ``shards`` (file, clips,
+        skipped videos of each finished shard), ``clips``, ``skipped``.
 
     Example:
     ```python
@@ -97,9 +111,8 @@ def prepare_shards(
     geometry = _geometry(model, num_frames, frame_stride, image_size)
     total = len(videos) * clips_per_video
     num_shards = num_shards or max(1, -(-total // 500))
+    num_workers_total, worker_index = _check_worker(worker)
     tf.io.gfile.makedirs(output_dir)
-    index_path = _join(output_dir, INDEX_FILE)
-    previous = _read_index(index_path) if tf.io.gfile.exists(index_path) else {}
     settings = {
         "num_frames": geometry.num_frames,
         "frame_stride": geometry.frame_stride,
@@ -109,19 +122,19 @@ def prepare_shards(
         "sampling_mode": sampling_mode,
         "seed": seed,
         "short_video_policy": short_video_policy,
+        "jpeg_quality": int(jpeg_quality),
         "num_shards": num_shards,
         "class_names": list(videos.class_names),
         "videos": len(videos),
+        "videos_sha256": _list_digest(videos),
     }
-    done = {}
-    if previous and previous.get("settings") == settings:
-        done = {s["file"]: s for s in previous.get("shards", []) if tf.io.gfile.exists(_join(output_dir, s["file"]))}
 
     def write(shard):
-        name = f"{_PREFIX}-{shard:05d}-of-{num_shards:05d}.tfrecord"
-        if name in done:
-            return done[name]
-        final = _join(output_dir, name)
+        name = f"{_PREFIX}-{shard:05d}-of-{num_shards:05d}"
+        final, record_path = _join(output_dir, name + ".tfrecord"), _join(output_dir, name + ".json")
+        done = _read_json(record_path) if tf.io.gfile.exists(record_path) else None
+        if done and done.get("settings") == settings and tf.io.gfile.exists(final):
+            return done["shard"]  # finished by an earlier (possibly interrupted) run
         temporary = final + ".incomplete"
         clips, skipped = 0, {}
         with tf.io.TFRecordWriter(temporary) as writer:
@@ -137,20 +150,58 @@ def prepare_shards(
                         raise
                     skipped[path] = error.problem
         tf.io.gfile.rename(temporary, final, overwrite=True)
+        record = {"file": name + ".tfrecord", "clips": clips, "skipped": skipped}
+        _write_json(record_path, {"settings": settings, "shard": record})  # the shard's completion mark
         if verbose:
             print(f"shard {shard + 1}/{num_shards}: {clips} clips, {len(skipped)} videos skipped", file=sys.stderr)
-        return {"file": name, "clips": clips, "skipped": skipped}
+        return record
 
-    workers = num_workers or os.cpu_count() or 1
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        shards = list(pool.map(write, range(num_shards)))
-    skipped = {p: r for s in shards for p, r in s["skipped"].items()}
+    mine = range(worker_index, num_shards, num_workers_total)
+    threads = num_workers or os.cpu_count() or 1
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(write, mine))
+    # The index lists every shard once all are complete (whichever job finishes last writes it).
+    shards = []
+    for shard in range(num_shards):
+        record_path = _join(output_dir, f"{_PREFIX}-{shard:05d}-of-{num_shards:05d}.json")
+        done = _read_json(record_path) if tf.io.gfile.exists(record_path) else None
+        shards.append(done["shard"] if done and done.get("settings") == settings else None)
+    finished = [s for s in shards if s is not None]
+    skipped = {p: r for s in finished for p, r in s["skipped"].items()}
     if skipped:
         listing = "\n".join(f"  {p}: {r}" for p, r in sorted(skipped.items()))
         warnings.warn(f"prepare_shards skipped {len(skipped)} video(s):\n{listing}", stacklevel=2)
-    index = {"settings": settings, "shards": shards, "clips": sum(s["clips"] for s in shards), "skipped": skipped}
-    _write_index(index_path, index)
+    index = {
+        "settings": settings,
+        "complete": len(finished) == num_shards,
+        "shards": finished,
+        "clips": sum(s["clips"] for s in finished),
+        "skipped": skipped,
+    }
+    if index["complete"]:
+        _write_json(_join(output_dir, INDEX_FILE), index)
+    elif verbose:
+        print(f"{len(finished)} of {num_shards} shards complete; {INDEX_FILE} is written when all are.", file=sys.stderr)
     return index
+
+
+def _check_worker(worker):
+    if worker is None:
+        return 1, 0
+    try:
+        count, index = (int(v) for v in worker)
+    except (TypeError, ValueError):
+        raise ValueError(f"`worker` must be (num_workers, index). Received: worker={worker!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"`worker` must be (num_workers, index) with 0 <= index < num_workers. Received: worker={worker!r}")
+    return count, index
+
+
+def _list_digest(videos):
+    digest = hashlib.sha256()
+    for path, labels in zip(videos.paths, videos.labels):
+        digest.update(f"{path}\t{','.join(map(str, labels))}\n".encode())
+    return digest.hexdigest()
 
 
 def shard_dataset(
@@ -191,8 +242,11 @@ def shard_dataset(
     check_choice("augmentation", augmentation, ("paper", "centre", "deferred"))
     index_path = _join(directory, INDEX_FILE)
     if not tf.io.gfile.exists(index_path):
-        raise ValueError(f"{index_path} does not exist: write shards with keras_sportsnet.data.prepare_shards first.")
-    index = _read_index(index_path)
+        raise ValueError(
+            f"{index_path} does not exist: write shards with keras_sportsnet.data.prepare_shards "
+            "(or `keras-sportsnet prepare`) first; if it was interrupted, run it again: it resumes."
+        )
+    index = _read_json(index_path)
     settings = index["settings"]
     shards = [s for s in index["shards"]]
     if shard is not None:
@@ -278,17 +332,18 @@ def _join(directory, name):
     return directory.rstrip("/") + "/" + name
 
 
-def _read_index(path):
+def _read_json(path):
     import tensorflow as tf
 
     with tf.io.gfile.GFile(path, "r") as f:
         return json.load(f)
 
 
-def _write_index(path, index):
+def _write_json(path, data):
+    """Writes JSON atomically: a temporary name, then a rename."""
     import tensorflow as tf
 
-    temporary = path + ".incomplete"
+    temporary = f"{path}.incomplete{os.getpid()}"
     with tf.io.gfile.GFile(temporary, "w") as f:
-        json.dump(index, f, indent=1)
+        json.dump(data, f, indent=1)
     tf.io.gfile.rename(temporary, path, overwrite=True)
