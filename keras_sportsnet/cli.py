@@ -59,7 +59,10 @@ def _scan(args):
         manifest=args.manifest,
         verbose=not args.quiet,
     )
-    print(report)
+    lines = str(report).splitlines()
+    # Unless --quiet, scan_videos has already written the summary line (and progress) to stderr.
+    if args.quiet or len(lines) > 1:
+        print("\n".join(lines if args.quiet else lines[1:]))
     if args.json:
         _write_json_atomically(args.json, json.loads(report.to_json()))
     return 1 if (args.strict and report.bad) else 0
