@@ -16,6 +16,12 @@ from keras_sportsnet.models import SlowFusion
 from keras_sportsnet.models import SportsNetBackbone
 from keras_sportsnet.models import SportsNetVideoClassifier
 from keras_sportsnet.models import build_model
+from keras_sportsnet.models import from_preset
+from keras_sportsnet.models import inflate_weights
+from keras_sportsnet.presets import PresetError
+from keras_sportsnet.presets import list_presets
+from keras_sportsnet.presets import save_preset
+from keras_sportsnet.presets import upload_preset
 from keras_sportsnet.spec import PAPER_SPEC
 from keras_sportsnet.spec import format_spec
 from keras_sportsnet.spec import parse_spec
@@ -40,6 +46,12 @@ __all__ = [
     "__version__",
     "architecture_table",
     "build_model",
+    "from_preset",
+    "inflate_weights",
+    "list_presets",
+    "PresetError",
+    "save_preset",
+    "upload_preset",
     "data",
     "count_flops",
     "format_spec",

@@ -1,7 +1,16 @@
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Tests never touch the user's ~/.keras or ~/.cache/huggingface, and never reach the network:
+# everything Hub-related runs against a throwaway cache (and, in test_hub_server.py, a local server).
+_SANDBOX = tempfile.mkdtemp(prefix="keras_sportsnet_tests_")
+os.environ["HF_HOME"] = os.path.join(_SANDBOX, "hf_home")
+os.environ["HF_HUB_CACHE"] = os.path.join(_SANDBOX, "hf_home", "hub")
+os.environ["KERAS_HOME"] = os.path.join(_SANDBOX, "keras_home")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # the discard port: nothing real is ever asked
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

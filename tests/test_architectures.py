@@ -210,7 +210,7 @@ def test_weights_file_loads_and_unknown_preset_lists_presets(tmp_path):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(loaded(clips)), keras.ops.convert_to_numpy(model(clips)), rtol=1e-6
     )
-    with pytest.raises(ValueError, match=r"weights='sports1m'. Presets: .*No Sports-1M weights exist"):
+    with pytest.raises(ValueError, match=r"weights='sports1m'. Registered presets: .*No Sports-1M weights exist"):
         tiny("slow", weights="sports1m")
     with pytest.raises(ValueError, match="does not exist"):
         tiny("slow", weights=os.path.join(tmp_path, "missing.weights.h5"))

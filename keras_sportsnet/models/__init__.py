@@ -5,6 +5,8 @@ from keras_sportsnet.models.applications import LateFusion
 from keras_sportsnet.models.applications import SingleFrame
 from keras_sportsnet.models.applications import SlowFusion
 from keras_sportsnet.models.applications import build_model
+from keras_sportsnet.models.applications import from_preset
+from keras_sportsnet.models.surgery import inflate_weights
 from keras_sportsnet.models.backbone import FUSIONS
 from keras_sportsnet.models.backbone import RESOLUTIONS
 from keras_sportsnet.models.backbone import TEMPORAL_PLANS
