@@ -332,4 +332,7 @@ def test_full_frame_tower_initialises_both_multires_streams():
     np.testing.assert_allclose(grid[..., 6:, :].reshape(-1, 8), source / 2, rtol=1e-6)
     assert report["predictions"] == "kept (no matching head in the source)"
     with pytest.raises(ValueError, match="has no layer for `target` layer"):
-        ksn.inflate_weights(full, ksn.SlowFusion(spec="C(4,3,1)-FC(8)", input_shape=(10, 32, 32, 3)))
+        ksn.inflate_weights(full, ksn.SingleFrame(spec="C(4,3,1)-N-P-C(6,3,2)-C(6,3,1)-C(6,3,1)-P-FC(8)-FC(8)",
+                                                  input_shape=(1, 32, 32, 3)))
+    with pytest.raises(ValueError, match=r"Cannot inflate 'fc_0': the source reads a \(1, 4, 4, 6\) map"):
+        ksn.inflate_weights(full, ksn.SingleFrame(spec=SURGERY_SPEC, input_shape=(1, 40, 40, 3)))
