@@ -27,8 +27,11 @@ is also checked for being the right frames) and measures, in one run:
 5. Augmentation placement: the paper's augmentation in tf.data
    (``augmentation="paper"``, = 4a) vs ``augmentation="deferred"`` with
    `PaperAugmentation` as the model's first layer: fit clips/s, and which wins.
-6. Peak RSS (``ru_maxrss``) of a fresh process that decodes one random clip of
-   a 10-second and of a 10-minute 160x120 H.264 video. Target: long <= 1.1x short.
+6. Peak RSS of a fresh process that decodes one random clip of a 10-second
+   and of a 10-minute 160x120 H.264 video. Target: long <= 1.1x short. The
+   peak is ``VmHWM`` (/proc/self/status), not ``ru_maxrss``: Linux carries a
+   forked process' peak over ``exec``, so a subprocess' ``ru_maxrss`` starts at
+   its parent's peak (here: the parent that wrote the long video).
 
 Absolute speeds are noisy on a shared machine, so every target is a ratio of
 two numbers measured in the same run, decoding rates use CPU time rather than
@@ -97,14 +100,14 @@ SETTINGS = {
         "dataset_frames": 300,
         "clips_per_video": 8,
         "min_clips": 30,  # random clips per file: at least this many ...
-        "min_seconds": 3.0,  # ... and until they took this much CPU time ...
+        "min_seconds": 4.0,  # ... and until they took this much CPU time ...
         "max_clips": 400,  # ... but no more than this
         "reference_repeats": 3,
         "eval_rounds": 3,
         "reader_batches": 40,
         "batch_size": 16,
         "steps_per_epoch": 12,
-        "fit_rounds": 3,
+        "fit_rounds": 5,
     },
     "quick": {
         "frames_240p": 120,
@@ -203,7 +206,7 @@ def write_long_video(path, num_frames, work_dir):
 
 
 def ffmpeg_decode(path, repeats):
-    """Frames per CPU-second of ``ffmpeg -benchmark`` decoding the whole file, one thread (median).
+    """CPU seconds of ``ffmpeg -benchmark`` decoding the whole file with one thread (median of `repeats`).
 
     ``-benchmark`` reports the CPU time of the transcoding loop (after the
     input is opened and probed); decoding goes to the ``null`` muxer, with no
@@ -227,20 +230,23 @@ def ffmpeg_version():
     return match.group(1) if match else first
 
 
-def pyav_decode(path):
-    """One single-threaded PyAV pass over the whole file: (frames, keyframe numbers, CPU s).
+def pyav_decode(path, single_thread=True):
+    """One PyAV pass over the whole file: (frames, keyframe numbers, CPU s).
 
     Frames are decoded but not converted (as ffmpeg's null output). Keyframes
     are taken from the decoded frames in display order, so their numbers are
     right whatever the container's timestamps are (AVI B-frames included).
+    ``single_thread=False`` keeps PyAV's default threading (as
+    `keras_sportsnet.data.read_clip` opens files).
     """
     import av
 
     keyframes, count = [], 0
     with av.open(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "NONE"
-        stream.codec_context.thread_count = 1
+        if single_thread:
+            stream.thread_type = "NONE"
+            stream.codec_context.thread_count = 1
         start = time.process_time()
         for count, frame in enumerate(container.decode(stream), 1):
             if frame.key_frame:
@@ -279,51 +285,66 @@ def other_cores(before, after):
 
 
 def measure_random_clips(key, path, settings, reference):
-    """Measurement 1: random clips with `read_clip` on one thread vs the file's decode limit."""
+    """Measurement 1: random clips with `read_clip` on one thread vs the file's decode limit.
+
+    The reference passes and the clip reads alternate in ``reference_repeats``
+    chunks, so that both see the same machine load; the limit uses the mean
+    seek cost of the very clips that were read.
+    """
     from keras_sportsnet.data import probe_video
     from keras_sportsnet.data import read_clip
     from keras_sportsnet.data.sampling import ClipGeometry
     from keras_sportsnet.data.sampling import random_clip
     from keras_sportsnet.data.synthetic import frame_code
 
+    before = cpu_snapshot()
     info = probe_video(path)  # builds and caches the index: not timed
-    passes = [pyav_decode(path) for _ in range(settings["reference_repeats"])]
-    num_frames, keyframes = passes[0][0], passes[0][1]
-    pyav_fps = num_frames / statistics.median(p[2] for p in passes)
-    result = {"file": key, "num_frames": info.num_frames, "decoded_frames": num_frames, "codec": info.codec,
-              "size": [info.width, info.height], "keyframes": keyframes, "pyav_sequential_fps": pyav_fps}
-    if reference == "ffmpeg":
-        result["ffmpeg_sequential_fps"] = num_frames / ffmpeg_decode(path, settings["reference_repeats"])
-    reference_fps = result[f"{reference}_sequential_fps"]
-
     geometry = ClipGeometry(num_frames=CLIP_FRAMES)
     rng = np.random.default_rng([SEED, [v[0] for v in DECODE_VIDEOS].index(key)])
     read_clip(path, list(random_clip(info.num_frames, geometry, [SEED, 999]).indices))  # warm-up
+    chunks = settings["reference_repeats"]
+    seconds = {"pyav": [], "pyav_default_threads": [], "ffmpeg": []}
     starts, cpu, wall, wrong = [], 0.0, 0.0, 0
-    while len(starts) < settings["max_clips"] and (len(starts) < settings["min_clips"] or cpu < settings["min_seconds"]):
-        clip = random_clip(info.num_frames, geometry, rng)
-        wall_start, cpu_start = time.perf_counter(), time.process_time()
-        frames = read_clip(path, list(clip.indices))
-        cpu += time.process_time() - cpu_start
-        wall += time.perf_counter() - wall_start
-        wrong += [frame_code(frames[0]), frame_code(frames[-1])] != [clip.indices[0], clip.indices[-1]]
-        starts.append(clip.start)
+    for chunk in range(1, chunks + 1):
+        num_frames, keyframes, pass_seconds = pyav_decode(path)
+        seconds["pyav"].append(pass_seconds)
+        seconds["pyav_default_threads"].append(pyav_decode(path, single_thread=False)[2])
+        if reference == "ffmpeg":
+            seconds["ffmpeg"].append(ffmpeg_decode(path, 1))
+        share = chunk / chunks
+        while len(starts) < settings["max_clips"] * share and (
+            len(starts) < settings["min_clips"] * share or cpu < settings["min_seconds"] * share
+        ):
+            clip = random_clip(info.num_frames, geometry, rng)
+            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            frames = read_clip(path, list(clip.indices))
+            cpu += time.process_time() - cpu_start
+            wall += time.perf_counter() - wall_start
+            wrong += [frame_code(frames[0]), frame_code(frames[-1])] != [clip.indices[0], clip.indices[-1]]
+            starts.append(clip.start)
+    fps = {name: num_frames / statistics.median(values) for name, values in seconds.items() if values}
     costs = seek_cost(starts, keyframes)
-    result["overheads_ms"] = per_clip_overheads(path)
-    all_starts = range(info.num_frames - CLIP_FRAMES + 1)
-    result.update(
-        clips=len(starts), cpu_s=cpu, wall_s=wall, wrong_clips=wrong,
-        clips_per_cpu_s=len(starts) / cpu, clips_per_wall_s=len(starts) / wall,
-        mean_seek_frames=float(costs.mean()), mean_seek_frames_all_starts=float(seek_cost(all_starts, keyframes).mean()),
-        reference=reference, reference_fps=reference_fps,
-    )
+    reference_fps = fps[reference]
+    result = {
+        "file": key, "num_frames": info.num_frames, "decoded_frames": num_frames, "codec": info.codec,
+        "size": [info.width, info.height], "keyframes": keyframes,
+        "pyav_sequential_fps": fps["pyav"], "pyav_default_threads_sequential_fps": fps["pyav_default_threads"],
+        "ffmpeg_sequential_fps": fps.get("ffmpeg"), "reference": reference, "reference_fps": reference_fps,
+        "clips": len(starts), "cpu_s": cpu, "wall_s": wall, "wrong_clips": wrong,
+        "clips_per_cpu_s": len(starts) / cpu, "clips_per_wall_s": len(starts) / wall,
+        "mean_seek_frames": float(costs.mean()),
+        "mean_seek_frames_all_starts": float(seek_cost(range(info.num_frames - CLIP_FRAMES + 1), keyframes).mean()),
+    }
     result["limit_clips_per_s"] = reference_fps / result["mean_seek_frames"]
     result["ratio"] = result["clips_per_cpu_s"] / result["limit_clips_per_s"]
-    # CPU per clip beyond the decoding the limit accounts for (open, seek, RGB conversion, stacking).
+    # CPU per clip beyond the decoding the limit accounts for (threading, open, seek, RGB conversion, stacking).
     result["overhead_ms_per_clip"] = 1e3 * (1 / result["clips_per_cpu_s"] - 1 / result["limit_clips_per_s"])
+    result["overheads_ms"] = per_clip_overheads(path)
+    result["other_cpu_cores"] = other_cores(before, cpu_snapshot())
     log(f"[decode] {key}: {result['clips_per_cpu_s']:.1f} clips/CPU-s ({len(starts)} clips, "
         f"{result['mean_seek_frames']:.1f} frames/seek, {wrong} wrong), limit {result['limit_clips_per_s']:.1f} "
-        f"({reference} {reference_fps:.0f} frames/s; PyAV {pyav_fps:.0f}), ratio {result['ratio']:.2f}")
+        f"({reference} {reference_fps:.0f} frames/s; PyAV 1 thread {fps['pyav']:.0f}, default threads "
+        f"{fps['pyav_default_threads']:.0f}), ratio {result['ratio']:.2f}")
     return result
 
 
@@ -530,12 +551,22 @@ def fit_worker(payload):
     for name, rounds in timings.items():
         result[name] = {"clips_per_s": statistics.median(r["clips_per_s"] for r in rounds),
                         "cpu_ms_per_clip": statistics.median(r["cpu_ms_per_clip"] for r in rounds)}
+    # Ratios within a round (the pipelines ran minutes apart at most), then the median over rounds.
+    for name, base in (("shards", "memory"), ("folder", "memory"), ("deferred", "shards")):
+        result[name][f"ratio_to_{base}"] = statistics.median(
+            r["clips_per_s"] / b["clips_per_s"] for r, b in zip(timings[name], timings[base]))
     result["params"] = pipelines["memory"][0].count_params()
     return result
 
 
 def rss_worker(payload):
-    """Measurement 6: peak RSS of this fresh process around decoding one random clip."""
+    """Measurement 6: peak RSS of this fresh process around decoding one random clip.
+
+    The peak is the kernel's ``VmHWM`` of this process image. ``ru_maxrss``
+    (kept in the results) is not used: Linux carries the peak of the process
+    image replaced by ``exec`` over, and the subprocess was forked from the
+    parent, which held the frames of the long video when it wrote it.
+    """
     import resource
 
     from keras_sportsnet.data import get_decoder
@@ -544,24 +575,24 @@ def rss_worker(payload):
     from keras_sportsnet.data.sampling import ClipGeometry
     from keras_sportsnet.data.sampling import random_clip
 
-    def peak_mb():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-
     get_decoder()  # loads PyAV and FFmpeg before the baseline
-    before, resident = peak_mb(), _proc_status_mb("VmRSS")
-    # ru_maxrss cannot be reset, and the imports may peak above the decoding: VmHWM can (Linux >= 4.0).
+    imports_peak, resident = _proc_status_mb("VmHWM"), _proc_status_mb("VmRSS")
+    # Reset VmHWM to the current RSS (Linux >= 4.0): the imports may peak above the decoding.
     reset = _reset_peak_rss()
     info = probe_video(payload["path"])
     clip = random_clip(info.num_frames, ClipGeometry(num_frames=CLIP_FRAMES), [SEED, 6])
     start = time.perf_counter()
     frames = read_clip(payload["path"], list(clip.indices))
+    read_s = time.perf_counter() - start
+    decoding_peak = _proc_status_mb("VmHWM")
     result = {"name": payload["name"], "num_frames": info.num_frames, "duration_s": info.duration,
-              "clip_start": clip.start, "clip_shape": list(frames.shape), "read_s": time.perf_counter() - start,
-              "peak_rss_mb_after_imports": before, "peak_rss_mb": peak_mb(), "rss_mb_before_decoding": resident,
-              "decoding_peak_rss_mb": _proc_status_mb("VmHWM") if reset else None}
-    growth = "" if not reset else f", +{result['decoding_peak_rss_mb'] - resident:.1f} MB while probing and decoding"
+              "clip_start": clip.start, "clip_shape": list(frames.shape), "read_s": read_s,
+              "peak_rss_mb": max(imports_peak, decoding_peak), "imports_peak_rss_mb": imports_peak,
+              "rss_mb_before_decoding": resident, "decoding_peak_rss_mb": decoding_peak if reset else None,
+              "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    growth = "" if not reset else f", +{decoding_peak - resident:.1f} MB while probing and decoding"
     log(f"[rss] {payload['name']}: {info.num_frames} frames, clip at {clip.start}: peak RSS {result['peak_rss_mb']:.0f} MB "
-        f"({before:.0f} MB after imports{growth})")
+        f"({imports_peak:.0f} MB after imports{growth}; ru_maxrss {result['ru_maxrss_mb']:.0f} MB)")
     return result
 
 
@@ -704,24 +735,29 @@ def build_rows(results):
         model_name = ("tiny " if fit["spec"] == TINY_SPEC else "paper " if fit["spec"] == "paper" else "") + "SlowFusion, 10x170x170"
         for name, label, target in (("shards", "4a. fit fed by shards / in memory", t["fit_shards_ratio"]),
                                     ("folder", "4b. fit fed by on-the-fly decoding / in memory", None)):
-            ratio = fit[name]["clips_per_s"] / memory
+            ratio = fit[name]["ratio_to_memory"]
             row(label, model_name,
                 f"{fit[name]['clips_per_s']:.1f} clips/s", f"{memory:.1f} clips/s (in memory)", f"{ratio:.2f}",
                 "-" if target is None else f">= {target}", "report" if target is None else verdict(ratio, target))
         paper, deferred = fit["shards"]["clips_per_s"], fit["deferred"]["clips_per_s"]
-        winner = "in the model wins" if deferred > paper else "tf.data wins"
+        ratio = fit["deferred"]["ratio_to_shards"]
+        winner = "in the model wins" if ratio > 1 else "tf.data wins"
         row("5. augmentation in the model (`deferred`) / in tf.data (`paper`)", "shards, " + model_name,
-            f"{deferred:.1f} clips/s", f"{paper:.1f} clips/s (tf.data)", f"{deferred / paper:.2f}", "report", winner)
+            f"{deferred:.1f} clips/s", f"{paper:.1f} clips/s (tf.data)", f"{ratio:.2f}", "report", winner)
     rss = results["rss"]
     short, long = rss.get("short", {}), rss.get("long", {})
     if "error" in short or "error" in long:
         row("6. peak RSS", "-", "-", "-", "-", "-", "ERROR: " + (short.get("error") or long.get("error")))
     else:
         ratio = long["peak_rss_mb"] / short["peak_rss_mb"]
-        row("6. peak RSS of a fresh process, one random clip", f"160x120 H.264, {_duration(long)} vs {_duration(short)}",
+        row("6. peak RSS (VmHWM) of a fresh process, one random clip", f"160x120 H.264, {_duration(long)} vs {_duration(short)}",
             f"{long['peak_rss_mb']:.0f} MB", f"{short['peak_rss_mb']:.0f} MB", f"{ratio:.3f}x",
             f"<= {t['rss_ratio']}x", verdict(ratio, t["rss_ratio"], at_most=True))
     return rows
+
+
+def _cores(value):
+    return "?" if value is None else f"{value:.2f}"
 
 
 def _duration(rss):
@@ -754,13 +790,16 @@ def notes(results, args, settings):
         lines.append("- Per file: clips timed; CPU per clip beyond the limit's decoding (= 1/value - 1/limit), and "
                      "apart on the same file: open+close, RGB conversion of 10 fresh frames as the decoder does it "
                      "(`to_ndarray(format=\"rgb24\")`) [with one shared `VideoReformatter`], `np.stack`; PyAV "
-                     "single-threaded sequential decode; keyframes / frames:")
+                     "sequential decode, 1 thread (and with PyAV's default threading, which `read_clip` keeps); "
+                     "keyframes / frames; cores kept busy by other processes meanwhile:")
         for r in decode["random_clips"]:
             o = r["overheads_ms"]
             lines.append(f"  - {r['file']}: {r['clips']} clips; overhead {r['overhead_ms_per_clip']:.2f} ms/clip "
                          f"(open {o['open']:.2f}, RGB {o['rgb']:.2f} [{o['rgb_shared_reformatter']:.2f}], "
-                         f"stack {o['stack']:.2f}); PyAV {r['pyav_sequential_fps']:.0f} fr/s; "
-                         f"{len(r['keyframes'])} / {r['num_frames']}")
+                         f"stack {o['stack']:.2f}); PyAV {r['pyav_sequential_fps']:.0f} fr/s "
+                         f"({r['pyav_default_threads_sequential_fps']:.0f} with PyAV's default threading); "
+                         f"{len(r['keyframes'])} / {r['num_frames']}; other processes "
+                         f"{_cores(r['other_cpu_cores'])} cores")
         e = decode["evaluation"]
         lines.append(f"- Evaluation: {e['rounds']} seeded sets of 20 clips, CPU time; both ways returned "
                      f"{'identical' if e['identical'] else 'DIFFERENT'} frames.")
@@ -773,8 +812,9 @@ def notes(results, args, settings):
     if "error" not in fit:
         cpu = ", ".join(f"{name} {fit[name]['cpu_ms_per_clip']:.1f}" for name in ("memory", "shards", "deferred", "folder"))
         lines.append(f"- Fit: `SlowFusion(spec=\"{fit['spec']}\")` ({fit['params']} parameters), SGD, batch "
-                     f"{fit['batch_size']}, {fit['steps_per_epoch']} steps per epoch; median over {settings['fit_rounds']} "
-                     "rounds of fit(epochs=2), the pipelines alternating, epoch 1 of each call timed (epoch 0 = warm-up). "
+                     f"{fit['batch_size']}, {fit['steps_per_epoch']} steps per epoch; {settings['fit_rounds']} rounds of "
+                     "`fit(epochs=2)` per pipeline, the pipelines alternating, epoch 1 of each call timed (epoch 0 = "
+                     "warm-up); clips/s = median over rounds, ratios = median of the ratios within a round. "
                      f"Process CPU-ms per clip during fit: {cpu}.")
     if "error" not in rss.get("long", {"error": 1}):
         short, long = rss["short"], rss["long"]
@@ -783,10 +823,12 @@ def notes(results, args, settings):
             growth = ("; peak growth while probing and decoding (VmHWM reset after the imports): "
                       f"{short['decoding_peak_rss_mb'] - short['rss_mb_before_decoding']:.1f} / "
                       f"{long['decoding_peak_rss_mb'] - long['rss_mb_before_decoding']:.1f} MB")
-        lines.append("- Peak RSS: `ru_maxrss` of a fresh process (KERAS_BACKEND=numpy) after `probe_video` + one "
+        lines.append("- Peak RSS: `VmHWM` of a fresh process (KERAS_BACKEND=numpy) after `probe_video` + one "
                      f"`read_clip` ({short['num_frames']} / {long['num_frames']} frames); after the imports alone: "
-                     f"{short['peak_rss_mb_after_imports']:.0f} / {long['peak_rss_mb_after_imports']:.0f} MB "
-                     f"(short / long){growth}.")
+                     f"{short['imports_peak_rss_mb']:.0f} / {long['imports_peak_rss_mb']:.0f} MB "
+                     f"(short / long){growth}. `ru_maxrss` is not used: Linux keeps the peak of the image a process "
+                     f"`exec`s from (here the parent, which held the long video's frames): "
+                     f"{short['ru_maxrss_mb']:.0f} / {long['ru_maxrss_mb']:.0f} MB.")
     busy = {k: v.get("other_cpu_cores") for k, v in (("decode", decode), ("reader", reader), ("fit", fit))}
     busy = {k: v for k, v in busy.items() if v is not None}
     if busy:

@@ -8,6 +8,8 @@ Subcommands:
                     (with a reusable manifest).
     prepare         sample clips of a video collection into sharded TFRecord
                     files of JPEG frames (the path for Sports-1M-sized data).
+    presets         list the registered weights presets (name, architecture,
+                    dataset, params, metrics), or describe one preset.
 
 Example:
     keras-sportsnet architectures
@@ -148,6 +150,20 @@ def _prepare(args):
     return 0
 
 
+def _presets(args):
+    from keras_sportsnet.presets import list_presets
+    from keras_sportsnet.presets import resolve_preset
+
+    if not args.preset:
+        print(list_presets())
+        return 0
+    preset = resolve_preset(args.preset)
+    if isinstance(preset, str):
+        raise ValueError(f"{args.preset!r} is a bare weights file: it carries no metadata to describe.")
+    print(json.dumps(preset.metadata, indent=2))
+    return 0
+
+
 def _write_json_atomically(path, data):
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
@@ -207,6 +223,10 @@ def build_parser():
     prepare.add_argument("--follow-links", action="store_true")
     prepare.add_argument("--strict", action="store_true", help="fail on the first bad video instead of skipping it")
     prepare.set_defaults(handler=_prepare)
+
+    presets = commands.add_parser("presets", help="list the registered weights presets, or show one's metadata")
+    presets.add_argument("preset", nargs="?", help="a preset name, hf://org/repo[@revision] or a preset folder")
+    presets.set_defaults(handler=_presets)
     return parser
 
 
