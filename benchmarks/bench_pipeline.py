@@ -1,9 +1,10 @@
 """Speed benchmark of keras_sportsnet's video data pipeline (decoding, shards, tf.data, fit).
 
-The script writes its own test videos into a temporary folder (index-coded
-frames from `keras_sportsnet.data.synthetic.index_frames`: drifting colour
-blobs under a row of bars that encode the frame number, so every decoded clip
-is also checked for being the right frames) and measures, in one run:
+The script writes its own test videos into a temporary folder (frames from
+`keras_sportsnet.data.synthetic.index_frames`: seeded 8x8 colour blocks that
+drift a pixel a frame, under bars that encode the frame number, so every
+decoded clip is also checked for being the right frames) and measures, in one
+run:
 
 1. Random-clip decoding per core: random 10-frame clips (`random_clip`) read
    with `read_clip` on one thread, in clips per CPU-second of the process,
