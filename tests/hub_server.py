@@ -38,7 +38,7 @@ READY_REPO = "ksn-hub-test/ready"
 """A repository published before start, asked for until the server answers with it."""
 GIT_AUTHOR = ("-c", "user.name=keras_sportsnet tests", "-c", "user.email=tests@keras-sportsnet.invalid")
 
-__all__ = ["HubServer", "OlahMissing", "find_olah", "free_port", "hub_server"]
+__all__ = ["HubServer", "OlahMissing", "find_olah", "free_port", "hub_server", "start_server"]
 
 
 class OlahMissing(RuntimeError):
@@ -129,7 +129,7 @@ class HubServer:
     def start(self, timeout=60.0):
         """Starts olah and waits until it serves `READY_REPO`; raises with its log tail if it never does."""
         self.publish(READY_REPO, files={"README.md": "---\nlibrary_name: keras\n---\nreadiness probe\n"})
-        env = {**os.environ, "OLAH_LOG_PATH": self.logs, "NO_PROXY": HOST, "no_proxy": HOST}
+        env = {**os.environ, "OLAH_LOG_PATH": self.logs, "NO_PROXY": HOST, "no_proxy": HOST, "PYTHONUNBUFFERED": "1"}
         with open(self.output, "wb") as out:
             self.process = subprocess.Popen(
                 [self.executable, "-c", self.config, "--log-path", self.logs],
@@ -174,15 +174,15 @@ class HubServer:
 
     def log_tail(self, lines=40):
         """The last lines of olah's console output and log file, for error messages."""
-        parts = []
-        for path in (self.output, os.path.join(self.logs, "olah.log")):
+        for path in (self.output, os.path.join(self.logs, "olah.log")):  # the log repeats the console
             try:
                 with open(path, encoding="utf-8", errors="replace") as file:
                     text = file.read().splitlines()[-lines:]
             except OSError:
                 continue
-            parts.append(f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text))
-        return "\n".join(parts) or "(olah wrote no log)"
+            if text:
+                return f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text)
+        return "(olah wrote no log)"
 
     def get(self, path, timeout=10, method="GET"):
         """``(status, body bytes)`` of a request to the server (127.0.0.1 only)."""
@@ -251,12 +251,25 @@ def hub_server(tmp_path_factory):
 
     Fails (never skips) when olah is not installed: ``pip install -e ".[test]"``.
     """
+    server = start_server(tmp_path_factory)
     try:
-        server = HubServer(root=str(tmp_path_factory.mktemp("olah")))
-    except OlahMissing as error:
-        pytest.fail(str(error), pytrace=False)
-    try:
-        server.start()
         yield server
     finally:
         server.stop()
+
+
+def start_server(tmp_path_factory, attempts=3):
+    """A started `HubServer` in a fresh temp folder; another free port if the first was taken meanwhile."""
+    missing = None
+    for attempt in range(attempts):
+        try:
+            server = HubServer(root=str(tmp_path_factory.mktemp("olah")))
+        except OlahMissing as error:
+            missing = str(error)
+            break
+        try:
+            return server.start()
+        except RuntimeError as error:
+            if "address already in use" not in str(error) or attempt == attempts - 1:
+                raise
+    pytest.fail(missing, pytrace=False)  # a failure, never a skip
