@@ -124,20 +124,21 @@ def _download(source, repo, revision, hashes):
     from huggingface_hub import errors as hub_errors
 
     folders = set()
-    for name in PRESET_FILES:
+    for position, name in enumerate(PRESET_FILES):
         try:
-            path = huggingface_hub.hf_hub_download(repo, name, revision=revision)
+            path = _fetch(huggingface_hub, hub_errors, repo, name, revision)
         except hub_errors.LocalEntryNotFoundError as error:
             raise PresetError(_not_available(source, repo, revision, error)) from None
-        except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError) as error:
+        except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError, hub_errors.EntryNotFoundError) as error:
+            if position > 0 or isinstance(error, hub_errors.EntryNotFoundError):
+                # Some servers (mirrors) answer a missing file with "repository not found".
+                raise PresetError(
+                    f"Preset {source!r}: {repo}@{revision or 'main'} has no {name}; a preset needs "
+                    f"{', '.join(PRESET_FILES)} ({type(error).__name__})."
+                ) from None
             raise PresetError(
                 f"Preset {source!r}: the Hub has no repository {repo!r} at revision {revision or 'main'!r} "
                 f"({type(error).__name__})."
-            ) from None
-        except hub_errors.EntryNotFoundError:
-            raise PresetError(
-                f"Preset {source!r}: {repo}@{revision or 'main'} has no {name}; a preset needs "
-                f"{', '.join(PRESET_FILES)}."
             ) from None
         except (OSError, hub_errors.HfHubHTTPError) as error:
             raise PresetError(f"Preset {source!r}: downloading {name} from {repo} failed: {error}") from None
@@ -156,6 +157,19 @@ def _download(source, repo, revision, hashes):
     return folders.pop()
 
 
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _fetch(huggingface_hub, hub_errors, repo, name, revision):
+    """One file's cached path; a pinned commit is served from the cache without asking the Hub."""
+    if revision and _COMMIT.match(revision):
+        try:  # a commit never changes: no network round trip (or retries on a dead network)
+            return huggingface_hub.hf_hub_download(repo, name, revision=revision, local_files_only=True)
+        except hub_errors.LocalEntryNotFoundError:
+            pass
+    return huggingface_hub.hf_hub_download(repo, name, revision=revision)
+
+
 def _forget(path):
     """Removes a cached Hub file: the snapshot link and the blob it points to."""
     target = os.path.realpath(path)
@@ -167,7 +181,9 @@ def _forget(path):
 
 
 def _not_available(source, repo, revision, error):
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    import huggingface_hub.constants
+
+    offline = bool(huggingface_hub.constants.HF_HUB_OFFLINE)
     revision_words = f" --revision {revision}" if revision else ""
     return (
         f"Preset {source!r}: {', '.join(PRESET_FILES)} of {repo}@{revision or 'main'} are not in the local "
