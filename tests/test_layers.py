@@ -112,3 +112,26 @@ def test_select_frames_picks_indices_and_checks_range():
         SelectFrames([0, 4])(keras.Input((4, 2, 2, 3)))
     with pytest.raises(ValueError, match="`indices` must be a non-empty list"):
         SelectFrames([])
+
+
+def test_tensorflow_inference_path_equals_the_portable_one_forward_and_backward():
+    import tensorflow as tf
+
+    from keras_sportsnet.layers import _lrn
+    from keras_sportsnet.layers import _tensorflow_lrn
+
+    x = tf.constant(np.random.default_rng(5).uniform(0, 60, (2, 3, 6, 6, 16)).astype("float32"))
+    layer = LocalResponseNormalization()
+    np.testing.assert_allclose(layer(x, training=False).numpy(), _lrn(x, 2, 2.0, 1e-4, 0.5).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(layer(x, training=True).numpy(), _lrn(x, 2, 2.0, 1e-4, 0.5).numpy(), rtol=1e-6)
+    def gradient(function):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(function(x, 2, 2.0, 1e-4, 0.5) ** 2)
+        return tape.gradient(loss, x).numpy()
+
+    fused, portable = gradient(_tensorflow_lrn), gradient(_lrn)
+    np.testing.assert_allclose(fused, portable, rtol=1e-4, atol=1e-6)
+    for rank_shape in ((4, 16), (3, 5, 16), (2, 4, 4, 16)):
+        v = tf.constant(np.random.default_rng(1).uniform(0, 9, rank_shape).astype("float32"))
+        np.testing.assert_allclose(_tensorflow_lrn(v, 2, 2.0, 1e-4, 0.5).numpy(), _lrn(v, 2, 2.0, 1e-4, 0.5).numpy(), rtol=1e-6)
