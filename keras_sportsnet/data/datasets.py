@@ -1,13 +1,17 @@
 """`tf.data` clip datasets from folders and lists of videos.
 
 The pieces: `scan_videos` (probe every file once, report bad ones), the clip
-samplers of `sampling` (which frames), `read_clip` (exactly those frames), and
-the augmentation layers of `transforms`; this module composes them.
+samplers of `sampling` (which frames), `read_clip` (exactly those frames), the
+centre-square resize of `transforms` and the stateless crop/flip of `epochs`;
+this module composes them.
 
 Epoch semantics: one epoch = ``clips_per_video`` clips of every usable video,
 so the dataset's length is known (``len(videos) * clips_per_video / batch``).
-Everything random (file order, clip positions, crops, flips) follows ``seed``:
-the same seed gives the same epochs, and each epoch differs from the last.
+Everything random (file order, clip positions, crops, flips) is drawn from a
+per-pass key (see `keras_sportsnet.data.epochs`): the same seed gives the same
+epochs, each epoch differs from the last, and ``dataset.stream(start_step)``
+gives an endless sequence of passes, each a pure function of (seed, pass),
+starting at any batch, for training that resumes exactly.
 """
 
 import os
@@ -223,6 +227,9 @@ def video_dataset_from_list(
     """
     import tensorflow as tf
 
+    from keras_sportsnet.data import epochs
+    from keras_sportsnet.data.transforms import centre_square_resize
+
     if not isinstance(videos, VideoList):
         videos = VideoList(tuple(os.fspath(p) for p in videos), tuple(() for _ in videos), ())
     augmentation = augmentation or "paper"
@@ -277,41 +284,67 @@ def video_dataset_from_list(
     loader = _ClipLoader(paths, frame_counts, geometry, clips_per_video, sampling_mode, seed,
                          short_video_policy, on_error)
     num_elements = len(paths) * clips_per_video
-    elements = tf.data.Dataset.range(num_elements)
-    if shuffle:
-        elements = elements.shuffle(num_elements, seed=seed, reshuffle_each_iteration=True)
-    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    elements = tf.data.Dataset.zip((elements, draws))
+    label_table = _label_table(labels, len(videos.class_names), label_mode)
+    parallel = num_parallel_calls or tf.data.AUTOTUNE
 
-    def load(element, draw):
-        clip, video = tf.numpy_function(loader, [element, draw], [tf.uint8, tf.int64], stateful=False)
+    def one_pass(key, skip):
+        """Every clip of every video once; order, clip positions, crops and flips keyed by ``key``."""
+        order = tf.data.Dataset.range(num_elements)
+        if shuffle:
+            order = order.shuffle(num_elements, seed=key, reshuffle_each_iteration=False)
+        return order.skip(skip).map(lambda element: (element, key))
+
+    def load(element, key):
+        clip, video = tf.numpy_function(loader, [element, key], [tf.uint8, tf.int64], stateful=False)
         clip.set_shape((geometry.num_frames, None, None, 3))
         video.set_shape(())
-        return clip, video
+        clip = centre_square_resize(clip, resize_to)
+        if augmentation != "deferred":
+            clip = epochs.augment_clip(clip, epochs.element_key(key, element), geometry.image_size,
+                                       training=augmentation == "paper")
+        if label_mode is None:
+            return clip
+        return clip, tf.gather(tf.constant(label_table), video)
 
-    parallel = num_parallel_calls or tf.data.AUTOTUNE
-    dataset = elements.map(load, num_parallel_calls=parallel, deterministic=True)
-    dataset = dataset.map(_resize_fn(resize_to), num_parallel_calls=parallel, deterministic=True)
-    label_table = _label_table(labels, len(videos.class_names), label_mode)
-    if label_mode is not None:
-        table = tf.constant(label_table)
-        dataset = dataset.map(lambda clip, video: (clip, tf.gather(table, video)))
-    else:
-        dataset = dataset.map(lambda clip, video: clip)
-    if batch_size is not None:
-        dataset = dataset.batch(batch_size)
-    # One call at a time: the random layers draw from a seed generator, so a
-    # fixed call order keeps epochs reproducible (crop and flip are cheap).
-    dataset = dataset.map(_augment_fn(augmentation, geometry, seed, batch_size is not None))
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    def finish(elements):
+        dataset = elements.map(load, num_parallel_calls=parallel, deterministic=True)
+        if batch_size is not None:
+            dataset = dataset.batch(batch_size)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
     steps = num_elements if batch_size is None else -(-num_elements // batch_size)
+    dataset = finish(epochs.passes_per_iteration(seed, one_pass))
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
     dataset.class_names = list(videos.class_names)
     dataset.file_paths = list(paths)
     dataset.scan_report = report
     dataset.skipped = dict(problems)
     dataset.failures = loader.failures
+    dataset.pass_length = num_elements
+    dataset.stream = _stream_method(seed, one_pass, num_elements, batch_size, finish)
     return dataset
+
+
+def _stream_method(seed, one_pass, pass_length, batch_size, finish):
+    """``dataset.stream(start_step=0)``: endless passes keyed by (seed, pass), from batch ``start_step``."""
+    from keras_sportsnet.data import epochs
+
+    def stream(start_step=0):
+        """An endless dataset of this data's passes, pass ``p`` a pure function of (seed, p).
+
+        Args:
+            start_step: int. Batches already consumed (resume point); the first
+                batch is the one an uninterrupted stream yields at this step.
+
+        Example:
+        ```python
+        model.fit(train.stream(), steps_per_epoch=100, epochs=10)
+        ```
+        """
+        per_step = batch_size or 1
+        return finish(epochs.stream(seed, one_pass, pass_length, start_position=int(start_step) * per_step))
+
+    return stream
 
 
 class _ClipLoader:
@@ -328,63 +361,28 @@ class _ClipLoader:
         self.policy, self.on_error = policy, on_error
         self.failures = {}
 
-    def indices(self, video, clip, draw):
+    def indices(self, video, clip, key):
         frames = self.frame_counts[video]
         if self.mode == "uniform":
             sampled = sampling.uniform_clips(frames, self.geometry, self.clips_per_video, self.policy)[clip]
         else:
-            rng = np.random.default_rng([self.seed, int(draw) % (2**63), video, clip])
+            rng = np.random.default_rng([self.seed, int(key) % (2**63), video, clip])
             sampled = sampling.random_clip(frames, self.geometry, rng, self.policy)
         return list(sampled.indices)
 
-    def __call__(self, element, draw):
+    def __call__(self, element, key):
         video, clip = divmod(int(element), self.clips_per_video)
         for attempt in range(_RETRIES + 1):
             candidate = (video + attempt) % len(self.paths)
             path = self.paths[candidate]
             try:
-                return read_clip(path, self.indices(candidate, clip, draw)), np.int64(candidate)
+                return read_clip(path, self.indices(candidate, clip, key)), np.int64(candidate)
             except VideoError as error:
                 if self.on_error == "raise":
                     raise
                 self.failures[path] = error.problem
                 warnings.warn(f"Skipping a clip of {path}: {error.problem}; using {self.paths[(candidate + 1) % len(self.paths)]} instead.")
         raise VideoError(self.paths[video], f"this and the next {_RETRIES} videos failed to decode")
-
-
-def _resize_fn(resize_to):
-    from keras_sportsnet.data.transforms import centre_square_resize
-
-    def resize(clip, video):
-        return centre_square_resize(clip, resize_to), video
-
-    return resize
-
-
-def _augment_fn(augmentation, geometry, seed, batched):
-    from keras_sportsnet.data.transforms import RandomClipCrop
-    from keras_sportsnet.data.transforms import RandomClipFlip
-
-    import tensorflow as tf
-
-    def pack(clip, label):
-        return (clip, *label) if label else clip
-
-    if augmentation == "deferred":
-        return lambda clip, *label: pack(clip, label)
-    crop = RandomClipCrop(geometry.image_size, seed=seed)
-    flip = RandomClipFlip(seed=seed + 1)
-    training = augmentation == "paper"
-
-    def augment(clip, *label):
-        x = clip if batched else clip[None]
-        x = crop(x, training=training)
-        if training:
-            x = flip(x, training=True)
-        x = tf.cast(tf.round(x), tf.uint8) if x.dtype != tf.uint8 else x
-        return pack(x if batched else x[0], label)
-
-    return augment
 
 
 def _label_table(labels, num_classes, label_mode):

@@ -236,7 +236,8 @@ def shard_dataset(
     """
     import tensorflow as tf
 
-    from keras_sportsnet.data.datasets import _augment_fn
+    from keras_sportsnet.data import epochs
+    from keras_sportsnet.data.datasets import _stream_method
 
     check_choice("label_mode", label_mode, ("int", "categorical", "multi_hot", None))
     check_choice("augmentation", augmentation, ("paper", "centre", "deferred"))
@@ -276,21 +277,37 @@ def shard_dataset(
         hot = tf.reduce_max(tf.one_hot(labels, num_classes, dtype=tf.float32), axis=0)
         return clip, hot
 
-    names = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle:
-        names = names.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    dataset = names.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
-                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if label_mode is None:
-        dataset = dataset.map(lambda clip: clip)
-    if batch_size is not None:
-        dataset = dataset.batch(batch_size)
-    dataset = dataset.map(_augment_fn(augmentation, geometry, seed, batch_size is not None))
+    num_files = len(files)
+
+    def one_pass(key, skip):
+        """All shards once: file order and the shuffle buffer keyed by ``key``."""
+        names = tf.data.Dataset.from_tensor_slices(files)
+        if shuffle:
+            names = names.shuffle(num_files, seed=key, reshuffle_each_iteration=False)
+        records = names.interleave(tf.data.TFRecordDataset, cycle_length=min(4, num_files),
+                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if shuffle:
+            records = records.shuffle(shuffle_buffer, seed=key, reshuffle_each_iteration=False)
+        return records.enumerate().skip(skip).map(lambda element, record: (record, element, key))
+
+    def load(record, element, key):
+        clip, *label = parse(record)
+        if augmentation != "deferred":
+            clip = epochs.augment_clip(clip, epochs.element_key(key, element), geometry.image_size,
+                                       training=augmentation == "paper")
+        return (clip, *label) if label else clip
+
+    def finish(elements):
+        dataset = elements.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if batch_size is not None:
+            dataset = dataset.batch(batch_size)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
     steps = num_clips if batch_size is None else -(-num_clips // batch_size)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+    dataset = finish(epochs.passes_per_iteration(seed, one_pass))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
+    dataset.pass_length = num_clips
+    dataset.stream = _stream_method(seed, one_pass, num_clips, batch_size, finish)
     dataset.class_names = list(settings["class_names"])
     dataset.index = index
     return dataset
