@@ -409,6 +409,7 @@ class PyAVDecoder(VideoDecoder):
     def __init__(self, cache_size=1024):
         super().__init__(cache_size)
         import av  # imported here so that the module imports without PyAV
+        import av.video.reformatter
 
         self._av = av
         self.errors = (av.FFmpegError, OSError, ValueError, RuntimeError, IndexError)
@@ -542,6 +543,11 @@ class PyAVDecoder(VideoDecoder):
         """Decodes ``numbers`` (ascending) into ``frames`` in one forward pass."""
         with self._open(path) as container:
             stream = self._video_stream(path, container)
+            # One thread per clip: FFmpeg's slice/frame threads cost more CPU than they save on the
+            # few frames of a clip (measured in benchmarks/bench_pipeline.py); parallelism comes from
+            # decoding several clips at once (tf.data, threads: PyAV releases the GIL).
+            stream.thread_type = "NONE"
+            reformatter = self._av.video.reformatter.VideoReformatter()  # one conversion context per pass
             run, position = None, 0  # position: number of the next frame ``run`` yields
             for target in numbers:
                 point = -1  # -1: the start of the file
@@ -553,7 +559,7 @@ class PyAVDecoder(VideoDecoder):
                 for number, frame in run:
                     position = number + 1
                     if number == target:
-                        frames[target] = self._to_rgb(frame, index)
+                        frames[target] = self._to_rgb(frame, index, reformatter)
                         break
                 else:
                     raise VideoError(
@@ -601,11 +607,9 @@ class PyAVDecoder(VideoDecoder):
         yield from stream.codec_context.decode(None)
 
     @staticmethod
-    def _to_rgb(frame, index):
-        width, height = index.stored_size
-        if (frame.width, frame.height) != (width, height):  # mid-stream size change
-            return frame.to_ndarray(format="rgb24", width=width, height=height)
-        return frame.to_ndarray(format="rgb24")
+    def _to_rgb(frame, index, reformatter):
+        width, height = index.stored_size  # a mid-stream size change is scaled back to the first frame's
+        return reformatter.reformat(frame, width=width, height=height, format="rgb24").to_ndarray()
 
 
 def _seek_points(pts, keyframes, vop_types, codec_context):
