@@ -26,6 +26,7 @@ from keras_sportsnet.spec import PAPER_SPEC
 from keras_sportsnet.spec import format_spec
 from keras_sportsnet.spec import parse_spec
 from keras_sportsnet import data
+from keras_sportsnet import training
 from keras_sportsnet.version import __version__
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "save_preset",
     "upload_preset",
     "data",
+    "training",
     "count_flops",
     "format_spec",
     "parse_spec",

@@ -289,9 +289,10 @@ def video_dataset_from_list(
 
     def one_pass(key, skip):
         """Every clip of every video once; order, clip positions, crops and flips keyed by ``key``."""
-        order = tf.data.Dataset.range(num_elements)
         if shuffle:
-            order = order.shuffle(num_elements, seed=key, reshuffle_each_iteration=False)
+            order = tf.data.Dataset.from_tensor_slices(epochs.permutation(num_elements, key))
+        else:
+            order = tf.data.Dataset.range(num_elements)
         return order.skip(skip).map(lambda element: (element, key))
 
     def load(element, key):

@@ -21,7 +21,7 @@ key, so augmentation is part of the pure function too (the Keras layers of
 
 import tensorflow as tf
 
-__all__ = ["pass_key", "element_key", "passes_per_iteration", "stream", "augment_clip"]
+__all__ = ["pass_key", "element_key", "permutation", "window_shuffle", "passes_per_iteration", "stream", "augment_clip"]
 
 
 def pass_key(seed, index):
@@ -33,6 +33,28 @@ def pass_key(seed, index):
 def element_key(key, element):
     """The stateless-RNG seed pair of one element of a pass: ``(key, element)``."""
     return tf.stack([tf.cast(key, tf.int64), tf.cast(element, tf.int64)])
+
+
+def permutation(count, key):
+    """A permutation of ``range(count)`` drawn from ``key`` (stateless: argsort of Philox draws)."""
+    draws = tf.random.stateless_uniform([count], seed=tf.stack([tf.cast(key, tf.int64), tf.constant(0x5F, tf.int64)]))
+    return tf.cast(tf.argsort(draws, stable=True), tf.int64)
+
+
+def window_shuffle(dataset, window, key):
+    """Shuffles a dataset within consecutive windows of ``window`` elements, drawn from ``key``.
+
+    A stateless, keyed stand-in for `tf.data.Dataset.shuffle` (whose seed
+    must be a Python int): element order inside each window is a permutation
+    drawn from ``(key, window index)``.
+    """
+
+    def permute(index, elements):
+        count = tf.shape(elements)[0]
+        draws = tf.random.stateless_uniform([count], seed=tf.stack([tf.cast(key, tf.int64), index]))
+        return tf.gather(elements, tf.argsort(draws, stable=True))
+
+    return dataset.batch(window).enumerate().map(permute).unbatch()
 
 
 def passes_per_iteration(seed, one_pass):

@@ -224,11 +224,12 @@ def shard_dataset(
         augmentation: ``"paper"`` (random crop + flip), ``"centre"`` or
             ``"deferred"`` (the stored ``resize_to`` frames), as in
             `video_dataset_from_directory`.
-        shuffle: bool. Shuffle shard order and clips (buffer ``shuffle_buffer``).
+        shuffle: bool. Shuffle the shard files' order and the clips within
+            windows of ``shuffle_buffer`` consecutive clips, differently each pass.
         seed: int or None.
         shard: ``(num_workers, index)``: this worker reads every
             num_workers-th shard file.
-        shuffle_buffer: int. Clips held for shuffling.
+        shuffle_buffer: int. Clips per shuffling window.
 
     Returns:
         A `tf.data.Dataset` of ``(clips, labels)`` with ``class_names`` and
@@ -280,14 +281,15 @@ def shard_dataset(
     num_files = len(files)
 
     def one_pass(key, skip):
-        """All shards once: file order and the shuffle buffer keyed by ``key``."""
-        names = tf.data.Dataset.from_tensor_slices(files)
+        """All shards once: file order and the shuffling windows keyed by ``key``."""
+        names = tf.constant(files)
         if shuffle:
-            names = names.shuffle(num_files, seed=key, reshuffle_each_iteration=False)
-        records = names.interleave(tf.data.TFRecordDataset, cycle_length=min(4, num_files),
-                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            names = tf.gather(names, epochs.permutation(num_files, key))
+        records = tf.data.Dataset.from_tensor_slices(names).interleave(
+            tf.data.TFRecordDataset, cycle_length=min(4, num_files),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if shuffle:
-            records = records.shuffle(shuffle_buffer, seed=key, reshuffle_each_iteration=False)
+            records = epochs.window_shuffle(records, shuffle_buffer, key)
         return records.enumerate().skip(skip).map(lambda element, record: (record, element, key))
 
     def load(record, element, key):

@@ -275,9 +275,9 @@ def average_precision(scores, labels):
         float64 array ``(num_classes,)``; NaN for classes without positives.
 
     Example:
-    >>> scores = [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]]
-    >>> average_precision(scores, [0, 1, 1, 0]).round(4)   # class 0: ranks 1 and 3
-    array([0.8333, 0.5833])
+    >>> scores = [[0.9, 0.5], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]]
+    >>> average_precision(scores, [0, 1, 1, 0]).round(4)   # positives ranked 1st, 3rd / 1st, 4th
+    array([0.8333, 0.75  ])
     """
     scores = _check_scores(scores)
     labels = as_multi_hot(labels, scores.shape[1])
@@ -332,9 +332,9 @@ def mean_average_precision(scores, labels):
         float; NaN when no class has a positive.
 
     Example:
-    >>> scores = [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]]
+    >>> scores = [[0.9, 0.5], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]]
     >>> round(mean_average_precision(scores, [0, 1, 1, 0]), 4)
-    0.7083
+    0.7917
     """
     return _nanmean(average_precision(scores, labels))
 

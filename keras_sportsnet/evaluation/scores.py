@@ -260,9 +260,10 @@ class VideoScores:
         """
         path = os.fspath(path)
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                if not hasattr(archive, "files"):
-                    raise ValueError("a single array, not an .npz archive")
+            archive = np.load(path, allow_pickle=False)
+            if not hasattr(archive, "files"):
+                raise ValueError("it holds a single array, not an .npz archive")
+            with archive:
                 missing = [m for m in _MEMBERS if m not in archive.files]
                 if missing:
                     raise ValueError(f"members {missing} are missing (found {sorted(archive.files)})")
@@ -464,7 +465,7 @@ class VideoScores:
         values = np.empty((max_clips, max_views))
         for c in range(1, max_clips + 1):
             for v in range(1, max_views + 1):
-                values[c - 1, v - 1] = self._metric(metric, c, v, rule)
+                values[c - 1, v - 1] = self._metric(metric, v, c, rule) if c <= self.num_views and v <= self.num_clips else 0
         return ViewsTable(metric, values)
 
 

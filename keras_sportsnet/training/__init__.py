@@ -1,0 +1,16 @@
+"""Training: the paper's recipe, atomic checkpoints, exact resume, transfer regimes.
+
+- `recipe`: `TrainingRecipe` / `PAPER_RECIPE` (SGD momentum 0.9, weight decay 5e-4,
+  learning rate 1e-3 reduced on plateaus, batches of 32), `compile_model`, `HitAtK`,
+  `mixed_precision`.
+- `trainer`: `train(model, train, val, run_dir=..., epochs=...)`.
+- `checkpoints`: the run folder's files, written atomically.
+"""
+
+from keras_sportsnet.training.recipe import PAPER_RECIPE
+from keras_sportsnet.training.recipe import HitAtK
+from keras_sportsnet.training.recipe import TrainingRecipe
+from keras_sportsnet.training.recipe import compile_model
+from keras_sportsnet.training.recipe import mixed_precision
+from keras_sportsnet.training.trainer import TrainingResult
+from keras_sportsnet.training.trainer import train
