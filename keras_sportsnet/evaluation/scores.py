@@ -465,7 +465,7 @@ class VideoScores:
         values = np.empty((max_clips, max_views))
         for c in range(1, max_clips + 1):
             for v in range(1, max_views + 1):
-                values[c - 1, v - 1] = self._metric(metric, v, c, rule) if c <= self.num_views and v <= self.num_clips else 0
+                values[c - 1, v - 1] = self._metric(metric, c, v, rule)
         return ViewsTable(metric, values)
 
 
