@@ -26,7 +26,10 @@ from keras_sportsnet.spec import PAPER_SPEC
 from keras_sportsnet.spec import format_spec
 from keras_sportsnet.spec import parse_spec
 from keras_sportsnet import data
+from keras_sportsnet import datasets
+from keras_sportsnet import evaluation
 from keras_sportsnet import training
+from keras_sportsnet.evaluation.runner import evaluate_videos
 from keras_sportsnet.version import __version__
 
 __all__ = [
@@ -54,6 +57,9 @@ __all__ = [
     "save_preset",
     "upload_preset",
     "data",
+    "datasets",
+    "evaluate_videos",
+    "evaluation",
     "training",
     "count_flops",
     "format_spec",

@@ -73,7 +73,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         dtype = inputs.dtype
         upcast = keras.backend.standardize_dtype(dtype) == "float16"
         x = ops.cast(inputs, "float32") if upcast else inputs
-        fused = keras.backend.standardize_dtype(x.dtype) in ("float32", "bfloat16")
+        fused = keras.backend.standardize_dtype(x.dtype) == "float32"  # TF's CPU kernel is float32-only
         if not training and fused and keras.backend.backend() == "tensorflow":
             # Inference on TensorFlow: its fused LRN kernel is one pass over memory instead of
             # seven, the largest single saving in a forward pass of the paper's networks on CPU

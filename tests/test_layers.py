@@ -114,6 +114,7 @@ def test_select_frames_picks_indices_and_checks_range():
         SelectFrames([])
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the TensorFlow-only fast path (runs in the TF session)")
 def test_tensorflow_inference_path_equals_the_portable_one_forward_and_backward():
     import tensorflow as tf
 

@@ -318,6 +318,7 @@ def video_dataset_from_list(
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
     dataset.class_names = list(videos.class_names)
     dataset.file_paths = list(paths)
+    dataset.videos = VideoList(tuple(paths), tuple(labels), tuple(videos.class_names))
     dataset.scan_report = report
     dataset.skipped = dict(problems)
     dataset.failures = loader.failures

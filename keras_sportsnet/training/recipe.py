@@ -36,11 +36,13 @@ class TrainingRecipe:
         patience: int. Epochs without improvement of ``monitor`` before reducing.
         min_learning_rate: float. Floor of the reductions.
         monitor: str. Validation metric that drives the schedule and the best
-            checkpoint (``"val_hit_at_1"``: video-clip Hit@1 on validation clips).
-        clips_per_video: int. Clips of every video per epoch (the paper samples
-            up to 100 clips per video over the whole training).
+            checkpoint (``"val_hit_at_1"``: clip Hit@1 on the validation clips).
         mixed_precision: None, ``"bfloat16"`` or ``"float16"``: the compute
-            dtype the model should be built with (see `mixed_precision`).
+            dtype the model must be built with (`mixed_precision`); `train`
+            checks it.
+
+    Clips per video per epoch are the dataset's ``clips_per_video`` (the paper
+    samples up to 100 clips of a video over a whole training).
 
     Example:
     ```python
@@ -56,12 +58,11 @@ class TrainingRecipe:
     patience: int = 2
     min_learning_rate: float = 1e-6
     monitor: str = "val_hit_at_1"
-    clips_per_video: int = 1
     mixed_precision: str = None
 
     def __post_init__(self):
         check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
-        for name in ("batch_size", "patience", "clips_per_video"):
+        for name in ("batch_size", "patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == "patience" else 1):
                 raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")

@@ -162,6 +162,13 @@ def train(
     ```
     """
     os.makedirs(run_dir, exist_ok=True)
+    wanted = f"mixed_{recipe.mixed_precision}" if recipe.mixed_precision else "float32"
+    if model.dtype_policy.name != wanted:
+        raise ValueError(
+            f"The recipe asks for mixed_precision={recipe.mixed_precision!r} but the model was built with the "
+            f"{model.dtype_policy.name!r} dtype policy. Build it inside "
+            f"`with keras_sportsnet.training.mixed_precision({recipe.mixed_precision!r}):`."
+        )
     if compile:
         compile_model(model, recipe, label_mode=label_mode)
     if monitor is None:

@@ -1,52 +1,10 @@
-"""The ``keras-sportsnet`` command line.
+"""``keras-sportsnet scan`` and ``prepare``: check a video collection, write clip shards."""
 
-Subcommands:
-    architectures   build every paper architecture and print a table of
-                    parameters, input clip, analytic GFLOPs per clip, output.
-    scan            probe every video of folders/files in parallel, report the
-                    unreadable, empty, truncated, non-video and too-short ones
-                    (with a reusable manifest).
-    prepare         sample clips of a video collection into sharded TFRecord
-                    files of JPEG frames (the path for Sports-1M-sized data).
-    presets         list the registered weights presets (name, architecture,
-                    dataset, params, metrics), or describe one preset.
-
-Example:
-    keras-sportsnet architectures
-    keras-sportsnet architectures --spec "C(16,5,2)-N-P-C(32,3,1)-P-FC(64)" --classes 101 --json out.json
-    keras-sportsnet scan videos/ --manifest videos.manifest.json --min-frames 10
-    keras-sportsnet prepare videos/ shards/ --fusion slow --clips-per-video 4 --seed 0
-"""
-
-import argparse
 import json
 import os
 import sys
 
-
-def _architectures(args):
-    from keras_sportsnet.analysis import ARCHITECTURES
-    from keras_sportsnet.analysis import architecture_table
-    from keras_sportsnet.analysis import format_table
-
-    names = None
-    if args.only:
-        names = [n.strip() for n in args.only.split(",")]
-        unknown = [n for n in names if n not in ARCHITECTURES]
-        if unknown:
-            raise SystemExit(
-                f"keras-sportsnet: --only has unknown architecture(s) {unknown}; "
-                f"choose from {list(ARCHITECTURES)}"
-            )
-    overrides = {"classes": args.classes}
-    if args.spec:
-        overrides["spec"] = args.spec
-    print(f"Building the paper's architectures (spec: {args.spec or 'the paper'}) ...", file=sys.stderr)
-    rows = architecture_table(names, include_cnn_average=names is None, **overrides)
-    print(format_table(rows))
-    if args.json:
-        _write_json_atomically(args.json, rows)
-    return 0
+from keras_sportsnet.cli.common import write_json_atomically
 
 
 def _scan(args):
@@ -66,7 +24,7 @@ def _scan(args):
     if args.quiet or len(lines) > 1:
         print("\n".join(lines if args.quiet else lines[1:]))
     if args.json:
-        _write_json_atomically(args.json, json.loads(report.to_json()))
+        write_json_atomically(args.json, json.loads(report.to_json()))
     return 1 if (args.strict and report.bad) else 0
 
 
@@ -150,43 +108,7 @@ def _prepare(args):
     return 0
 
 
-def _presets(args):
-    from keras_sportsnet.presets import list_presets
-    from keras_sportsnet.presets import resolve_preset
-
-    if not args.preset:
-        print(list_presets())
-        return 0
-    preset = resolve_preset(args.preset)
-    if isinstance(preset, str):
-        raise ValueError(f"{args.preset!r} is a bare weights file: it carries no metadata to describe.")
-    print(json.dumps(preset.metadata, indent=2))
-    return 0
-
-
-def _write_json_atomically(path, data):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="keras-sportsnet",
-        description="Video CNNs of Karpathy et al. (CVPR 2014) for Keras 3.",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    table = commands.add_parser(
-        "architectures",
-        help="build every paper architecture and print params, input clip, GFLOPs, output",
-    )
-    table.add_argument("--spec", help="layer shorthand to use instead of the paper's")
-    table.add_argument("--classes", type=int, default=487, help="number of classes (default 487)")
-    table.add_argument("--only", help="comma-separated Table 1 names to build")
-    table.add_argument("--json", help="also write the table as JSON to this path")
-    table.set_defaults(handler=_architectures)
-
+def register(commands):
     scan = commands.add_parser("scan", help="probe every video, report the bad ones with the reason")
     scan.add_argument("paths", nargs="+", help="folders (searched recursively) and/or video files")
     scan.add_argument("--manifest", help="JSON manifest to reuse and rewrite (unchanged files are not probed again)")
@@ -223,27 +145,3 @@ def build_parser():
     prepare.add_argument("--follow-links", action="store_true")
     prepare.add_argument("--strict", action="store_true", help="fail on the first bad video instead of skipping it")
     prepare.set_defaults(handler=_prepare)
-
-    presets = commands.add_parser("presets", help="list the registered weights presets, or show one's metadata")
-    presets.add_argument("preset", nargs="?", help="a preset name, hf://org/repo[@revision] or a preset folder")
-    presets.set_defaults(handler=_presets)
-    return parser
-
-
-def main(argv=None):
-    """Entry point of the ``keras-sportsnet`` command."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return args.handler(args)
-    except ValueError as error:  # VideoError included: it names the file
-        print(f"keras-sportsnet {args.command}: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
