@@ -1,7 +1,7 @@
 """``predict``, ``train``, ``evaluate``, ``transfer``, ``summary``: the workflow from the shell.
 
 Example:
-    keras-sportsnet predict my_video.mp4 --weights presets/slow_synthetic
+    keras-sportsnet predict my_video.mp4 --weights slow_fusion_synthetic
     keras-sportsnet train videos/ --fusion slow --spec "C(16,5,2)-N-P-FC(64)" --run-dir runs/slow --epochs 20
     keras-sportsnet evaluate videos_test/ --weights runs/slow/preset --scores runs/slow/test_scores.npz
     keras-sportsnet transfer ucf_train/ --weights runs/slow/preset --regime top3 --run-dir runs/ucf_top3
@@ -25,15 +25,46 @@ def _load_model(args, include_top=True):
     return from_preset(args.weights, include_top=include_top)
 
 
+DEFAULT_PRESET = "slow_fusion_synthetic"
+DEMO_CLASS = "gym_roll_left"
+
+
+def _demo_video():
+    """A sample video of the synthetic-sports dataset (written once to a cache folder), and its class."""
+    import tempfile
+
+    from keras_sportsnet.datasets.synthetic_sports import synthetic_sports
+
+    folder = os.path.join(tempfile.gettempdir(), "keras_sportsnet_demo")
+    data = synthetic_sports(1, classes=[DEMO_CLASS], num_frames=40, size=64, seed=2026)
+    return data.write(folder).paths[0], DEMO_CLASS
+
+
+def _protocol(weights):
+    """The preset's evaluation protocol (``resize_to`` matters: what the model was trained on)."""
+    from keras_sportsnet.presets.hub import resolve_preset
+
+    preset = resolve_preset(weights)
+    if isinstance(preset, str):
+        return {}
+    return (preset.metadata.get("evaluation") or {}).get("protocol") or {}
+
+
 def _predict(args):
     from keras_sportsnet.data.lists import VideoList
     from keras_sportsnet.evaluation.runner import evaluate_videos
 
+    if not args.videos and not args.demo:
+        raise ValueError("Give video files to classify, or --demo to classify a sample video.")
+    if args.demo:
+        path, true_class = _demo_video()
+        print(f"sample video (a synthetic-sports clip of class {true_class!r}): {path}", file=sys.stderr)
+        args.videos = [*args.videos, path]
     model = _load_model(args)
     names = _class_names(args.weights, model)
     videos = VideoList(tuple(args.videos), tuple(() for _ in args.videos), tuple(names))
     scores = evaluate_videos(model, videos, clips_per_video=args.clips, views=args.views, seed=args.seed,
-                             verbose=not args.quiet)
+                             resize_to=_protocol(args.weights).get("resize_to", 200), verbose=not args.quiet)
     probabilities = scores.video_scores()
     results = []
     for path, row in zip(scores.video_ids, probabilities):
@@ -65,7 +96,7 @@ def _datasets(args, model, recipe):
     if getattr(args, "shards", None):
         train = shard_dataset(args.shards, batch_size=recipe.batch_size, seed=args.seed)
         return train, None
-    common = dict(model=model, batch_size=recipe.batch_size, seed=args.seed,
+    common = dict(model=model, batch_size=recipe.batch_size, seed=args.seed, resize_to=args.resize_to,
                   clips_per_video=getattr(args, "clips_per_video", 1), verbose=True)
     if args.validation_split:
         return video_dataset_from_directory(args.data, validation_split=args.validation_split, subset="both", **common)
@@ -116,6 +147,7 @@ def _train(args):
                     "path": os.path.abspath(args.data or args.shards)},
         "training": {**recipe.to_dict(), "epochs": len(result["history"]), "best_epoch": result["best_epoch"],
                      "steps_per_epoch": args.steps_per_epoch, "seed": args.seed},
+        "evaluation": {"protocol": {"resize_to": args.resize_to}},
     })
     print(f"Best {result.get('best')!s} at epoch {result['best_epoch']}; preset written to {folder}")
     return 0
@@ -128,7 +160,8 @@ def _evaluate(args):
 
     model = _load_model(args)
     scores = evaluate_videos(model, args.data, clips_per_video=args.clips, views=args.views, seed=args.seed,
-                             scores_path=args.scores, batch_size=args.batch_size)
+                             scores_path=args.scores, batch_size=args.batch_size,
+                             resize_to=_protocol(args.weights).get("resize_to", 200))
     groups = None
     if args.groups == "ucf101":
         groups = ucf101_class_groups()
@@ -153,6 +186,8 @@ def _transfer(args):
     source = _load_model(args)
     names = _class_names_of(args.data)
     recipe = _recipe(args)
+    if args.resize_to is None:
+        args.resize_to = _protocol(args.weights).get("resize_to", 200)
     model = transfer_model(source, len(names), regime=args.regime, dropout=args.dropout)
     train_data, val_data = _datasets(args, model, recipe)
     result = train(model, train_data, val_data, run_dir=args.run_dir, epochs=args.epochs,
@@ -164,6 +199,7 @@ def _transfer(args):
         "dataset": {"name": os.path.basename(os.path.normpath(args.data)), "path": os.path.abspath(args.data)},
         "training": {"transfer_from": args.weights, "regime": args.regime, "dropout": args.dropout,
                      "epochs": len(result["history"])},
+        "evaluation": {"protocol": {"resize_to": args.resize_to}},
     })
     print(f"Transfer ({args.regime}) done; preset written to {folder}")
     return 0
@@ -200,8 +236,10 @@ def register(commands):
     formatter = __import__("argparse").RawDescriptionHelpFormatter
     predict = commands.add_parser("predict", help="classify videos: top-5 with class names",
                                   epilog="example:\n  " + EXAMPLES.splitlines()[0].strip(), formatter_class=formatter)
-    predict.add_argument("videos", nargs="+", help="video files")
-    predict.add_argument("--weights", required=True, help="preset name, hf://org/repo[@rev] or preset folder")
+    predict.add_argument("videos", nargs="*", help="video files")
+    predict.add_argument("--demo", action="store_true", help="also classify a sample video made on the spot")
+    predict.add_argument("--weights", default=DEFAULT_PRESET,
+                         help=f"preset name, hf://org/repo[@rev] or preset folder (default: {DEFAULT_PRESET}, shipped)")
     predict.add_argument("--top", type=int, default=5)
     predict.add_argument("--clips", type=int, default=20, help="random clips per video (20, the paper)")
     predict.add_argument("--views", type=int, default=4, help="crops/flips per clip (4, the paper)")
@@ -221,6 +259,7 @@ def register(commands):
     train.add_argument("--classes", type=int, help="with --shards: number of classes")
     train.add_argument("--clips-per-video", type=int, default=1)
     train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument("--resize-to", type=int, default=200, help="side of the centre square before cropping (200)")
     _add_training_arguments(train)
     train.set_defaults(handler=_train)
 
@@ -243,6 +282,7 @@ def register(commands):
     transfer.add_argument("--weights", required=True, help="the trained model: preset name, hf:// handle or folder")
     transfer.add_argument("--regime", default="top3", choices=("top", "top3", "all", "scratch"))
     transfer.add_argument("--dropout", type=float, default=0.9, help="before every trained layer (0.9, the paper)")
+    transfer.add_argument("--resize-to", type=int, help="centre-square side before cropping (default: the preset's)")
     _add_training_arguments(transfer)
     transfer.set_defaults(handler=_transfer)
 

@@ -159,7 +159,10 @@ def evaluate_videos(
     filled = 0
     start = time.perf_counter()
     for batch in pipeline:
-        outputs = keras.ops.convert_to_numpy(model.predict_on_batch(batch)).astype(np.float32)
+        rows = int(batch.shape[0])
+        if rows < batch_size:  # pad the last batch: one shape, one compiled function
+            batch = tf.concat([batch, tf.zeros((batch_size - rows, *batch.shape[1:]), batch.dtype)], 0)
+        outputs = keras.ops.convert_to_numpy(model.predict_on_batch(batch))[:rows].astype(np.float32)
         if probabilities:
             outputs = np.log(np.maximum(outputs, np.finfo(np.float32).tiny))
         flat[filled : filled + len(outputs)] = outputs

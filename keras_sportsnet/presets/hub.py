@@ -88,6 +88,8 @@ def resolve_preset(weights):
     text = os.fspath(weights)
     if text in PRESETS:
         entry = PRESETS[text]
+        if "path" in entry:
+            return read_preset(_shipped_folder(text, entry), source=text)
         folder = _download(text, entry["hub"], entry["revision"], entry["files"])
         return read_preset(folder, source=text)
     if text.startswith("hf://"):
@@ -105,6 +107,38 @@ def resolve_preset(weights):
             raise ValueError(f"`weights` file {text!r} does not exist.")
         return text
     raise _unknown(weights)
+
+
+def _shipped_folder(name, entry):
+    """The folder of a preset shipped in the repository, every file checked against the registry."""
+    from keras_sportsnet.presets.registry import REPOSITORY_ROOT
+
+    folder = os.path.join(REPOSITORY_ROOT, entry["path"])
+    if not os.path.isdir(folder):
+        raise PresetError(
+            f"Preset {name!r} ships in the repository's {entry['path']} folder, which this installation does not "
+            f"have ({folder}). Install keras_sportsnet from a clone of the repository (pip install -e .), or "
+            "retrain it: python benchmarks/reproduce_paper.py --save-presets weights/"
+        )
+    for file_name, expected in entry["files"].items():
+        path = os.path.join(folder, file_name)
+        found = sha256_of(path) if os.path.isfile(path) else None
+        if found != expected:
+            raise PresetError(
+                f"Preset {name!r}: {path} has sha256 {found}, but the registry (keras_sportsnet/presets/shipped.json) "
+                f"pins {expected}. Restore the file from the repository (git checkout -- {entry['path']}) or, after "
+                "retraining, let reproduce_paper.py --save-presets update the registry."
+            )
+    return folder
+
+
+def shipped_registry_entry(folder, summary=None):
+    """The ``shipped.json`` entry of a preset folder inside the repository."""
+    from keras_sportsnet.presets.registry import REPOSITORY_ROOT
+
+    entry = preset_registry_entry(folder, "hf://local/unused", None, summary)
+    entry.pop("hub"), entry.pop("revision")
+    return {"path": os.path.relpath(os.path.abspath(folder), REPOSITORY_ROOT), **entry}
 
 
 def _check_recorded_hashes(preset, folder):
@@ -267,7 +301,7 @@ def preset_registry_entry(directory, handle, revision, summary=None):
     }
 
 
-__all__ += ["preset_registry_entry", "CONFIG_FILE", "METADATA_FILE", "WEIGHTS_FILE"]
+__all__ += ["preset_registry_entry", "shipped_registry_entry", "CONFIG_FILE", "METADATA_FILE", "WEIGHTS_FILE"]
 
 
 class PresetTable(list):
