@@ -83,7 +83,7 @@ class Settings:
     test_per_class: int = 20
     transfer_train_per_class: int = 12
     transfer_test_per_class: int = 20
-    epochs: int = 15
+    epochs: int = 20
     transfer_epochs: int = 8
     clips_per_video: int = 2
     learning_rate: float = 0.01

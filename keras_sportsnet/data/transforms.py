@@ -70,6 +70,17 @@ def _minimum(backend, a, b):
     return backend.numpy.minimum(a, b)
 
 
+def _crop_and_resize(crop_size, resize_to):
+    """Checked ``(crop_size, resize_to)`` as ``(height, width)`` pairs, the crop fitting in the resized frame."""
+    crop, resize = check_size("crop_size", crop_size), check_size("resize_to", resize_to)
+    if any(c > r for c, r in zip(crop, resize)):
+        raise ValueError(
+            "`resize_to` must be at least `crop_size` (height, width). Received: "
+            f"crop_size={crop_size!r}, resize_to={resize_to!r}"
+        )
+    return crop, resize
+
+
 def _crop_offsets(position, height, width, crop_height, crop_width):
     """Top-left corner of the named crop position (ints or dynamic tensors)."""
     if position == "top_left":
@@ -390,13 +401,7 @@ class PaperAugmentation(_ClipLayer):
 
     def __init__(self, crop_size=170, resize_to=PAPER_RESIZE, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.crop_size = check_size("crop_size", crop_size)
-        self.resize_to = check_size("resize_to", resize_to)
-        if any(c > r for c, r in zip(self.crop_size, self.resize_to)):
-            raise ValueError(
-                "`resize_to` must be at least `crop_size` (height, width). Received: "
-                f"crop_size={crop_size!r}, resize_to={resize_to!r}"
-            )
+        self.crop_size, self.resize_to = _crop_and_resize(crop_size, resize_to)
         self.seed = seed
         sub = {"dtype": self.dtype_policy}
         self.resize = CenterCropResize(self.resize_to, name="center_crop_resize", **sub)
@@ -480,13 +485,7 @@ class EvaluationViews(_ClipLayer):
 
     def __init__(self, crop_size=170, resize_to=PAPER_RESIZE, **kwargs):
         super().__init__(**kwargs)
-        self.crop_size = check_size("crop_size", crop_size)
-        self.resize_to = check_size("resize_to", resize_to)
-        if any(c > r for c, r in zip(self.crop_size, self.resize_to)):
-            raise ValueError(
-                "`resize_to` must be at least `crop_size` (height, width). Received: "
-                f"crop_size={crop_size!r}, resize_to={resize_to!r}"
-            )
+        self.crop_size, self.resize_to = _crop_and_resize(crop_size, resize_to)
         self.resize = CenterCropResize(
             self.resize_to, name="center_crop_resize", dtype=self.dtype_policy
         )

@@ -11,7 +11,8 @@ is known by construction:
 - ``"motion"``: the class shares its appearance distribution exactly (same
   colours, sizes, textures, drawn from the same random ranges) with the other
   classes of its motion group and differs from them only by how the objects move
-  (direction, speed, bounce, periodic...). Any single frame has the same
+  (direction, speed, bounce, periodic...; never left vs right, which the paper's
+  random horizontal flip and flipped evaluation view would erase). Any single frame has the same
   distribution for all of them, object positions included: the scene lives on a
   torus (objects leaving on the right come back on the left) and every object
   starts at a uniformly random position, so at every time step its position is
@@ -35,7 +36,7 @@ from keras_sportsnet.datasets.synthetic_sports import synthetic_sports
 
 data = synthetic_sports(20, num_frames=40, size=64, seed=0)
 data.videos.shape          # (220, 40, 64, 64, 3) uint8
-data.class_info["gym_roll_left"]   # 'motion'
+data.class_info["gym_rise"]   # 'motion'
 videos = data.write("synthetic_sports/")   # <class>/<class>_<k>.mp4, a VideoList
 ```
 """
@@ -166,8 +167,6 @@ _FAST = (0.025, 0.040)  # ~1.6-2.6 px/frame at 64 px
 
 _MOTIONS = {
     "static": "objects stand still",
-    "roll_left": "constant slow speed to the left",
-    "roll_right": "constant slow speed to the right",
     "roll_slow": "constant slow speed, to the left or the right",
     "roll_fast": "constant fast speed, to the left or the right",
     "bounce": "vertical parabolic hops with floor contacts, no horizontal motion",
@@ -193,9 +192,9 @@ _CLASSES = {
         "clay_lob": ("clay", "lob", "both"),
         "clay_rally": ("clay", "rally", "both"),
         "gym_bounce": ("gym", "bounce", "motion"),
+        "gym_rise": ("gym", "rise", "motion"),
         "gym_roll_fast": ("gym", "roll_fast", "motion"),
-        "gym_roll_left": ("gym", "roll_left", "motion"),
-        "gym_roll_right": ("gym", "roll_right", "motion"),
+        "gym_sink": ("gym", "sink", "motion"),
         "ice_hockey": ("ice_hockey", "shared", "appearance"),
         "soccer": ("soccer", "shared", "appearance"),
         "tennis": ("tennis", "shared", "appearance"),
@@ -434,9 +433,9 @@ def _displacements(motion, rng, num_frames, count, class_set):
     zeros = np.zeros((count, num_frames))
     if motion == "static":
         return zeros, zeros.copy(), motion
-    if motion in ("roll_left", "roll_right", "roll_slow", "roll_fast"):
+    if motion in ("roll_slow", "roll_fast"):
         speed = rng.uniform(*(_FAST if motion == "roll_fast" else _SLOW))
-        sign = {"roll_left": -1.0, "roll_right": 1.0}.get(motion) or rng.choice([-1.0, 1.0])
+        sign = rng.choice([-1.0, 1.0])
         return np.broadcast_to(sign * speed * t, (count, num_frames)).copy(), zeros, motion
     if motion in ("rise", "sink"):
         speed = rng.uniform(*_SLOW)
@@ -788,9 +787,9 @@ def synthetic_sports(
     ice_hockey        appearance  white ice, red lines, stick and black puck
     soccer            appearance  striped grass, red players, white ball
     tennis            appearance  blue court, white lines, yellow-green ball
-    gym_roll_left     motion      gym scene; slow constant motion to the left
-    gym_roll_right    motion      gym scene; slow constant motion to the right
-    gym_roll_fast     motion      gym scene; fast constant motion, either way
+    gym_rise          motion      gym scene; slow constant upward motion
+    gym_roll_fast     motion      gym scene; fast constant horizontal motion, either way
+    gym_sink          motion      gym scene; slow constant downward motion
     gym_bounce        motion      gym scene; vertical hops with floor contacts
     beach_rally       both        sand; periodic back-and-forth
     beach_lob         both        sand; one parabolic arc
