@@ -304,3 +304,11 @@ def test_generation_speed_is_reported(capsys):
             f"\ngeneration 64x64x40 (one core): {clips / seconds * 60:.0f} clips/minute; "
             f"with camera motion, clutter and lighting: {noisy / noisy_seconds * 60:.0f} clips/minute"
         )
+
+
+def test_rewriting_a_smaller_dataset_leaves_no_stale_class_folder(tmp_path):
+    folder = str(tmp_path / "videos")
+    synthetic_sports(1, classes=["soccer", "tennis"], num_frames=4, size=16).write(folder)
+    assert list(read_video_folder(folder).class_names) == ["soccer", "tennis"]
+    synthetic_sports(1, classes=["soccer"], num_frames=4, size=16).write(folder)
+    assert list(read_video_folder(folder).class_names) == ["soccer"]

@@ -62,7 +62,7 @@ def main(argv=None):
         return 2
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:  # VideoError, PresetError included
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as error:  # VideoError, PresetError too
         print(f"keras-sportsnet {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1023,6 +1023,7 @@ def _write(directory, clips, class_names, config, codec, fps, keyframe_interval)
             try:
                 os.remove(path)
                 removed += 1
+                os.rmdir(os.path.dirname(path))  # a class folder left empty would still count as a class
             except OSError:
                 pass
     _save_manifest(manifest_path, files, class_names, config, encoding)

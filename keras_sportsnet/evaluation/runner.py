@@ -163,6 +163,11 @@ def evaluate_videos(
         if rows < batch_size:  # pad the last batch: one shape, one compiled function
             batch = tf.concat([batch, tf.zeros((batch_size - rows, *batch.shape[1:]), batch.dtype)], 0)
         outputs = keras.ops.convert_to_numpy(model.predict_on_batch(batch))[:rows].astype(np.float32)
+        if not np.isfinite(outputs).all():
+            raise FloatingPointError(
+                f"Model {model.name!r} produced NaN or infinite outputs (after {filled} views): its weights have "
+                "diverged (check the training's learning rate and loss)."
+            )
         if probabilities:
             outputs = np.log(np.maximum(outputs, np.finfo(np.float32).tiny))
         flat[filled : filled + len(outputs)] = outputs

@@ -13,6 +13,7 @@ partly done epoch with a new data order; short *virtual* epochs, set with
 
 import os
 import sys
+import time
 import warnings
 
 import keras
@@ -52,9 +53,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return True
         return value > self.best if self.mode == "max" else value < self.best
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
         logs = {key: float(value) for key, value in (logs or {}).items()}
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        logs["seconds"] = time.perf_counter() - getattr(self, "_epoch_start", time.perf_counter())
         completed = epoch + 1
         self.history.append({"epoch": completed, **logs})
         value = logs.get(self.monitor)
