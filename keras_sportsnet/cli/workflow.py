@@ -26,7 +26,7 @@ def _load_model(args, include_top=True):
 
 
 DEFAULT_PRESET = "slow_fusion_synthetic"
-DEMO_CLASS = "gym_bounce"
+DEMO_CLASS = "gym_roll_fast"
 
 
 def _demo_video():
