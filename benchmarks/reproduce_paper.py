@@ -139,7 +139,6 @@ def train_and_evaluate(name, model, folders, work, settings):
         clips_per_video=settings.clips_per_video, validation_split=0.15, subset="both", seed=settings.seed,
         verbose=False)
     run_dir = os.path.join(work, "runs", name.replace(" ", "_").replace("+", "plus"))
-    start = time.perf_counter()
     result = ksn.training.train(model, train, val, run_dir=run_dir, epochs=settings.epochs, recipe=recipe(settings),
                                 verbose=0, tensorboard=False)
     model.load_weights(result["best_weights"])

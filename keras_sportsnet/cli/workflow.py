@@ -119,11 +119,25 @@ def _class_names_of(directory):
     return list(read_video_folder(directory).class_names)
 
 
+def _train_and_save(model, args, recipe, metadata):
+    """Trains with the recipe (resumable in ``--run-dir``), keeps the best weights, writes ``run_dir/preset``."""
+    from keras_sportsnet.presets.store import save_preset
+    from keras_sportsnet.training.trainer import train
+
+    train_data, val_data = _datasets(args, model, recipe)
+    result = train(model, train_data, val_data, run_dir=args.run_dir, epochs=args.epochs,
+                   steps_per_epoch=args.steps_per_epoch, recipe=recipe)
+    if result["best_weights"]:
+        model.load_weights(result["best_weights"])
+    metadata = dict(metadata)
+    metadata["training"] = {**metadata["training"], "epochs": len(result["history"]), "best_epoch": result["best_epoch"]}
+    metadata["evaluation"] = {"protocol": {"resize_to": args.resize_to}}
+    return result, save_preset(model, os.path.join(args.run_dir, "preset"), overwrite=True, metadata=metadata)
+
+
 def _train(args):
     from keras_sportsnet.models.applications import build_model
-    from keras_sportsnet.presets.store import save_preset
     from keras_sportsnet.training.recipe import mixed_precision
-    from keras_sportsnet.training.trainer import train
 
     recipe = _recipe(args)
     names = _class_names_of(args.data) if args.data else None
@@ -136,18 +150,11 @@ def _train(args):
     with mixed_precision(recipe.mixed_precision):
         model = build_model(args.fusion, resolution=args.resolution, spec=args.spec, classes=classes,
                             input_shape=input_shape, dropout=args.dropout)
-    train_data, val_data = _datasets(args, model, recipe)
-    result = train(model, train_data, val_data, run_dir=args.run_dir, epochs=args.epochs,
-                   steps_per_epoch=args.steps_per_epoch, recipe=recipe)
-    if result["best_weights"]:
-        model.load_weights(result["best_weights"])
-    folder = save_preset(model, os.path.join(args.run_dir, "preset"), overwrite=True, metadata={
+    result, folder = _train_and_save(model, args, recipe, {
         "class_names": names or [str(i) for i in range(classes)],
         "dataset": {"name": os.path.basename(os.path.normpath(args.data or args.shards)),
                     "path": os.path.abspath(args.data or args.shards)},
-        "training": {**recipe.to_dict(), "epochs": len(result["history"]), "best_epoch": result["best_epoch"],
-                     "steps_per_epoch": args.steps_per_epoch, "seed": args.seed},
-        "evaluation": {"protocol": {"resize_to": args.resize_to}},
+        "training": {**recipe.to_dict(), "steps_per_epoch": args.steps_per_epoch, "seed": args.seed},
     })
     print(f"Best {result.get('best')!s} at epoch {result['best_epoch']}; preset written to {folder}")
     return 0
@@ -179,8 +186,6 @@ def _evaluate(args):
 
 
 def _transfer(args):
-    from keras_sportsnet.presets.store import save_preset
-    from keras_sportsnet.training.trainer import train
     from keras_sportsnet.training.transfer import transfer_model
 
     source = _load_model(args)
@@ -189,17 +194,10 @@ def _transfer(args):
     if args.resize_to is None:
         args.resize_to = _protocol(args.weights).get("resize_to", 200)
     model = transfer_model(source, len(names), regime=args.regime, dropout=args.dropout)
-    train_data, val_data = _datasets(args, model, recipe)
-    result = train(model, train_data, val_data, run_dir=args.run_dir, epochs=args.epochs,
-                   steps_per_epoch=args.steps_per_epoch, recipe=recipe)
-    if result["best_weights"]:
-        model.load_weights(result["best_weights"])
-    folder = save_preset(model, os.path.join(args.run_dir, "preset"), overwrite=True, metadata={
+    _, folder = _train_and_save(model, args, recipe, {
         "class_names": names,
         "dataset": {"name": os.path.basename(os.path.normpath(args.data)), "path": os.path.abspath(args.data)},
-        "training": {"transfer_from": args.weights, "regime": args.regime, "dropout": args.dropout,
-                     "epochs": len(result["history"])},
-        "evaluation": {"protocol": {"resize_to": args.resize_to}},
+        "training": {"transfer_from": args.weights, "regime": args.regime, "dropout": args.dropout},
     })
     print(f"Transfer ({args.regime}) done; preset written to {folder}")
     return 0

@@ -6,7 +6,6 @@ full-frame, multi-resolution, fovea-only or context-only variant (Table 1).
 """
 
 import functools
-import os
 
 from keras_sportsnet.models.backbone import PAPER_SPEC
 from keras_sportsnet.models.backbone import SportsNetBackbone
