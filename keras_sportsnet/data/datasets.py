@@ -25,7 +25,7 @@ from keras_sportsnet.data.decoding import read_clip
 from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.lists import VideoList
 from keras_sportsnet.data.lists import read_video_folder
-from keras_sportsnet.data.scan import scan_videos
+from keras_sportsnet.data.scan import usable_videos
 from keras_sportsnet.validation import check_choice
 
 __all__ = [
@@ -249,21 +249,8 @@ def video_dataset_from_list(
     seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
 
     # --- which videos: probe every file once, report the bad ones ---------
-    report = scan_videos(list(videos.paths), manifest=manifest, verbose=verbose)
-    problems = {os.path.abspath(p): reason for p, reason in report.bad}
-    infos = {os.path.abspath(info.path): info for info in report.good}
-    keep = []
-    for index, path in enumerate(videos.paths):
-        info = infos.get(os.path.abspath(path))
-        if info is None:
-            continue
-        if short_video_policy == "skip" and info.num_frames < geometry.span:
-            problems[os.path.abspath(path)] = (
-                f"too short: {info.num_frames} frames, a clip spans {geometry.span} "
-                "(short_video_policy='skip')"
-            )
-            continue
-        keep.append(index)
+    keep, frame_counts, problems, report = usable_videos(videos.paths, geometry.span, short_video_policy,
+                                                         manifest=manifest, verbose=verbose)
     if problems:
         listing = "\n".join(f"  {p}: {r}" for p, r in sorted(problems.items()))
         if on_error == "raise":
@@ -273,11 +260,10 @@ def video_dataset_from_list(
         num_shards, shard_index = shard
         if not 0 <= shard_index < num_shards:
             raise ValueError(f"`shard` must be (num_shards, index) with 0 <= index < num_shards. Received: shard={shard!r}")
-        keep = keep[shard_index::num_shards]
+        keep, frame_counts = keep[shard_index::num_shards], frame_counts[shard_index::num_shards]
     if not keep:
         raise ValueError(f"No usable videos: {len(videos)} listed, {len(problems)} unusable.")
     paths = [videos.paths[i] for i in keep]
-    frame_counts = [infos[os.path.abspath(p)].num_frames for p in paths]
     labels = [videos.labels[i] for i in keep]
 
     # --- which clips: (video, clip) pairs; decoding in parallel -----------

@@ -23,7 +23,7 @@ from keras_sportsnet.data.decoding import file_signature
 from keras_sportsnet.data.decoding import get_decoder
 from keras_sportsnet.data.errors import VideoError
 
-__all__ = ["ScanReport", "scan_videos", "VIDEO_EXTENSIONS"]
+__all__ = ["ScanReport", "scan_videos", "usable_videos", "VIDEO_EXTENSIONS"]
 
 VIDEO_EXTENSIONS = (
     ".3gp", ".asf", ".avi", ".flv", ".m2ts", ".m4v", ".mkv", ".mov", ".mp4",
@@ -279,3 +279,43 @@ class _Progress:
         if self.shown:
             sys.stderr.write(f"\rscanning: {self.done}/{self.total} files probed, {self.bad} bad\n")
             sys.stderr.flush()
+
+
+def usable_videos(paths, span, short_video_policy="loop", manifest=None, verbose=True):
+    """Probes ``paths`` once and sorts them into usable videos and problems.
+
+    The shared first step of datasets and evaluation: every file is probed
+    (`scan_videos`); unreadable ones, and with ``short_video_policy="skip"``
+    those shorter than ``span`` frames, become problems with their reason.
+
+    Args:
+        paths: sequence of video paths.
+        span: int. Frames of video one clip covers.
+        short_video_policy: the sampling policy; only ``"skip"`` rejects videos.
+        manifest: scan manifest path or None.
+        verbose: bool.
+
+    Returns:
+        ``(keep, frame_counts, problems, report)``: indices into ``paths`` of
+        the usable videos, their frame counts, ``{path: reason}`` for the
+        others, and the `ScanReport`.
+
+    Example:
+    ```python
+    keep, counts, problems, _ = usable_videos(videos.paths, geometry.span)
+    ```
+    """
+    report = scan_videos(list(paths), manifest=manifest, verbose=verbose)
+    infos = {os.path.abspath(info.path): info for info in report.good}
+    problems = dict(report.bad)
+    keep, counts = [], []
+    for index, path in enumerate(paths):
+        info = infos.get(os.path.abspath(path))
+        if info is None:
+            continue
+        if short_video_policy == "skip" and info.num_frames < span:
+            problems[path] = f"too short: {info.num_frames} frames, a clip spans {span} (short_video_policy='skip')"
+            continue
+        keep.append(index)
+        counts.append(info.num_frames)
+    return keep, counts, problems, report

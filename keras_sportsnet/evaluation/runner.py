@@ -27,7 +27,7 @@ from keras_sportsnet.data.decoding import read_clips
 from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.lists import VideoList
 from keras_sportsnet.data.lists import read_video_folder
-from keras_sportsnet.data.scan import scan_videos
+from keras_sportsnet.data.scan import usable_videos
 from keras_sportsnet.data.transforms import EVALUATION_VIEWS
 from keras_sportsnet.data.transforms import PAPER_RESIZE
 from keras_sportsnet.evaluation.scores import VideoScores
@@ -102,18 +102,7 @@ def evaluate_videos(
     listing = _as_video_list(videos)
     num_classes = int(model.output.shape[-1])
 
-    report = scan_videos(list(listing.paths), verbose=verbose)
-    infos = {os.path.abspath(info.path): info for info in report.good}
-    problems = {path: reason for path, reason in report.bad}
-    keep = []
-    for index, path in enumerate(listing.paths):
-        info = infos.get(os.path.abspath(path))
-        if info is None:
-            continue
-        if short_video_policy == "skip" and info.num_frames < geometry.span:
-            problems[path] = f"too short: {info.num_frames} frames, a clip spans {geometry.span}"
-            continue
-        keep.append(index)
+    keep, counts, problems, _ = usable_videos(listing.paths, geometry.span, short_video_policy, verbose=verbose)
     if problems:
         text = "\n".join(f"  {p}: {r}" for p, r in sorted(problems.items()))
         if on_error == "raise":
@@ -122,7 +111,6 @@ def evaluate_videos(
     if not keep:
         raise ValueError(f"No video can be evaluated ({len(listing)} listed, {len(problems)} unusable).")
     paths = [listing.paths[i] for i in keep]
-    counts = [infos[os.path.abspath(p)].num_frames for p in paths]
 
     def decode(video):
         video = int(video)
