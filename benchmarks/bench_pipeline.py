@@ -446,7 +446,8 @@ def reader_worker(payload):
     videos = VideoList(tuple(dataset["paths"]), tuple((l,) for l in dataset["labels"]), tuple(dataset["class_names"]))
     start = time.perf_counter()
     index = prepare_shards(videos, payload["shard_dir"], num_frames=CLIP_FRAMES, image_size=CROP,
-                           clips_per_video=settings["clips_per_video"], num_shards=2, seed=SEED, verbose=False)
+                           clips_per_video=settings["clips_per_video"], num_files=2, seed=SEED,
+                           parallelism="threads", verbose=False)
     prepare_s = time.perf_counter() - start
     result = {"clips_stored": index["clips"], "prepare_s": prepare_s, "tensorflow": tf.__version__,
               "disk_kb_per_clip": _folder_bytes(payload["shard_dir"]) / 1e3 / index["clips"]}

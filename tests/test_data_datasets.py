@@ -100,7 +100,7 @@ def test_stream_resumes_at_any_step_with_the_same_batches(video_folder):
 def test_shard_stream_resumes_at_any_step(tmp_path, video_folder):
     out = str(tmp_path / "shards")
     data.prepare_shards(data.read_video_folder(str(video_folder)), out, num_frames=2, image_size=48,
-                        resize_to=SIZE, clips_per_video=2, num_shards=3, seed=0, verbose=False)
+                        resize_to=SIZE, clips_per_video=2, num_files=3, seed=0, num_workers=1, verbose=False)
     full = _batches(data.shard_dataset(out, batch_size=4, seed=3).stream(), 8)
     assert _batches(data.shard_dataset(out, batch_size=4, seed=3).stream(start_step=5), 3) == full[5:]
     assert _batches(data.shard_dataset(out, batch_size=4, seed=4).stream(), 8) != full
@@ -211,8 +211,8 @@ def test_prepared_shards_round_trip_resume_and_fit(tmp_path, video_folder):
     )
     out = str(tmp_path / "shards")
     index = data.prepare_shards(
-        videos, out, num_frames=4, image_size=SIZE, clips_per_video=2, resize_to=SIZE, num_shards=3,
-        seed=0, verbose=False,
+        videos, out, num_frames=4, image_size=SIZE, clips_per_video=2, resize_to=SIZE, num_files=3,
+        seed=0, num_workers=1, verbose=False,
     )
     assert index["clips"] == 18 and index["complete"]
     files = sorted(os.listdir(out))
@@ -228,8 +228,8 @@ def test_prepared_shards_round_trip_resume_and_fit(tmp_path, video_folder):
     # A second run with the same settings keeps the complete shards.
     before = {f: os.path.getmtime(os.path.join(out, f)) for f in files if f.endswith(".tfrecord")}
     data.prepare_shards(
-        videos, out, num_frames=4, image_size=SIZE, clips_per_video=2, resize_to=SIZE, num_shards=3,
-        seed=0, verbose=False,
+        videos, out, num_frames=4, image_size=SIZE, clips_per_video=2, resize_to=SIZE, num_files=3,
+        seed=0, num_workers=1, verbose=False,
     )
     assert before == {f: os.path.getmtime(os.path.join(out, f)) for f in before}
     batched = data.shard_dataset(out, batch_size=4, seed=1)
@@ -247,7 +247,7 @@ def test_interrupted_prepare_leaves_whole_shards_and_resumes_to_the_same_bytes(t
     from keras_sportsnet.data import shards
 
     videos = _shard_videos(video_folder)
-    kwargs = dict(num_frames=3, image_size=SIZE, clips_per_video=2, resize_to=SIZE, num_shards=3, seed=5,
+    kwargs = dict(num_frames=3, image_size=SIZE, clips_per_video=2, resize_to=SIZE, num_files=3, seed=5,
                   num_workers=1, verbose=False)
     reference = str(tmp_path / "reference")
     data.prepare_shards(videos, reference, **kwargs)
@@ -282,7 +282,7 @@ def test_interrupted_prepare_leaves_whole_shards_and_resumes_to_the_same_bytes(t
 
 def test_prepare_redoes_shards_when_the_video_list_changes(tmp_path, video_folder):
     videos = _shard_videos(video_folder)
-    kwargs = dict(num_frames=2, image_size=SIZE, resize_to=SIZE, num_shards=2, seed=0, verbose=False)
+    kwargs = dict(num_frames=2, image_size=SIZE, resize_to=SIZE, num_files=2, seed=0, num_workers=1, verbose=False)
     out = str(tmp_path / "shards")
     data.prepare_shards(videos, out, **kwargs)
     fewer = data.VideoList(videos.paths[:-1], videos.labels[:-1], videos.class_names)
@@ -293,17 +293,17 @@ def test_prepare_redoes_shards_when_the_video_list_changes(tmp_path, video_folde
 
 def test_independent_jobs_write_disjoint_shards_and_the_last_writes_the_index(tmp_path, video_folder):
     videos = _shard_videos(video_folder)
-    kwargs = dict(num_frames=2, image_size=SIZE, resize_to=SIZE, num_shards=3, seed=0, verbose=False)
+    kwargs = dict(num_frames=2, image_size=SIZE, resize_to=SIZE, num_files=3, seed=0, num_workers=1, verbose=False)
     out = str(tmp_path / "shards")
-    first = data.prepare_shards(videos, out, worker=(2, 0), **kwargs)
+    first = data.prepare_shards(videos, out, shard=(2, 0), **kwargs)
     assert not first["complete"] and [s["file"] for s in first["shards"]] == [
         "clips-00000-of-00003.tfrecord", "clips-00002-of-00003.tfrecord"]
     assert not os.path.exists(os.path.join(out, "shards.json"))
-    second = data.prepare_shards(videos, out, worker=(2, 1), **kwargs)
+    second = data.prepare_shards(videos, out, shard=(2, 1), **kwargs)
     assert second["complete"] and second["clips"] == len(videos)
     assert os.path.exists(os.path.join(out, "shards.json"))
-    with pytest.raises(ValueError, match="worker"):
-        data.prepare_shards(videos, out, worker=(2, 2), **kwargs)
+    with pytest.raises(ValueError, match="shard"):
+        data.prepare_shards(videos, out, shard=(2, 2), **kwargs)
 
 
 def test_read_video_folder_labels_like_keras(tmp_path, video_folder):

@@ -100,11 +100,11 @@ def test_scan_command_prints_the_report_writes_json_and_strict_fails(collection,
 def test_prepare_command_writes_shards_a_reader_reads(collection, tmp_path, capsys):
     out = str(tmp_path / "shards")
     code = main(["prepare", str(collection), out, "--num-frames", "4", "--image-size", "40",
-                 "--resize-to", str(SIZE), "--clips-per-video", "2", "--num-shards", "2",
+                 "--resize-to", str(SIZE), "--clips-per-video", "2", "--num-files", "2", "--workers", "1",
                  "--short-video-policy", "skip", "--seed", "3"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "Wrote 8 clips in 2 shards" in printed and "3 video(s) skipped" in printed
+    assert "Wrote 8 clips in 2 files" in printed and "3 video(s) skipped" in printed
     ds = data.shard_dataset(out, batch_size=None, augmentation="deferred", shuffle=False)
     assert ds.class_names == ["diving", "rowing"]
     for clip, label in ds:
@@ -117,7 +117,7 @@ def test_prepare_command_writes_shards_a_reader_reads(collection, tmp_path, caps
 def test_prepare_command_takes_the_geometry_of_a_fusion(collection, tmp_path, capsys):
     out = str(tmp_path / "late")
     assert main(["prepare", str(collection), out, "--fusion", "late", "--resolution", "multires",
-                 "--num-shards", "1", "--resize-to", "200"]) == 0
+                 "--num-files", "1", "--resize-to", "200", "--workers", "1"]) == 0
     settings = json.load(open(os.path.join(out, "shards.json")))["settings"]
     assert (settings["num_frames"], settings["frame_stride"], settings["image_size"]) == (2, 15, [178, 178])
     assert main(["prepare", str(collection), out, "--fusion", "sideways"]) == 2

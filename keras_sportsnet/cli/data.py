@@ -29,18 +29,43 @@ def _scan(args):
 
 
 def _read_videos(args):
-    """The `VideoList` that ``prepare`` reads, from its source arguments."""
+    """The `VideoList` that ``prepare`` reads, from its source arguments (and ``--split``)."""
     from keras_sportsnet.data import lists
 
     if args.ucf101_fold is not None:
-        return lists.read_ucf101_split(args.source, fold=args.ucf101_fold, subset=args.ucf101_subset)
-    if args.sports1m_partition:
-        return lists.read_sports1m_partition(args.sports1m_partition, args.source)
-    if os.path.isdir(args.source):
-        return lists.read_video_folder(args.source, follow_links=args.follow_links)
-    if os.path.isfile(args.source):
-        return lists.read_video_list(args.source)
-    raise ValueError(f"`source` {args.source!r} is neither a folder of class folders nor a list file")
+        videos = lists.read_ucf101_split(args.source, fold=args.ucf101_fold, subset=args.ucf101_subset)
+    elif args.sports1m_partition:
+        videos = lists.read_sports1m_partition(args.sports1m_partition, args.source)
+    elif os.path.isdir(args.source):
+        videos = lists.read_video_folder(args.source, follow_links=args.follow_links)
+    elif os.path.isfile(args.source):
+        videos = lists.read_video_list(args.source)
+    else:
+        raise ValueError(f"`source` {args.source!r} is neither a folder of class folders nor a list file")
+    if args.split is not None:
+        videos = lists.split_videos(videos, args.split, fractions=_fractions(args.split_fractions), seed=args.split_seed)
+    return videos
+
+
+def _fractions(text):
+    try:
+        fractions = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--split-fractions must be three comma-separated numbers such as 0.7,0.1,0.2. Received: {text!r}") from None
+    return fractions
+
+
+def _write_text_atomically(path, text):
+    """Writes `text` to a local path or tf.io.gfile URI: a temporary name, then a rename."""
+    import tensorflow as tf
+
+    folder = path.rsplit("/", 1)[0] if "/" in path else ""
+    if folder:
+        tf.io.gfile.makedirs(folder)
+    temporary = f"{path}.incomplete{os.getpid()}"
+    with tf.io.gfile.GFile(temporary, "w") as f:
+        f.write(text)
+    tf.io.gfile.rename(temporary, path, overwrite=True)
 
 
 def _clip_geometry(args):
@@ -69,10 +94,23 @@ def _prepare(args):
 
     geometry = _clip_geometry(args)
     videos = _read_videos(args)
+    if args.clips_per_video is None and args.max_clips_per_video is None:
+        if args.sports1m_partition:
+            args.max_clips_per_video = 100  # the paper: "up to 100 half-second clips from every video"
+        else:
+            args.clips_per_video = 1
+    missing_list = args.missing_list or (args.output.rstrip("/") + "/missing_videos.txt")
     if videos.missing:
-        print(f"{len(videos.missing)} listed video(s) not found, e.g. {videos.missing[0]}", file=sys.stderr)
+        _write_text_atomically(missing_list, "".join(f"{m}\n" for m in videos.missing))
+        print(
+            f"{len(videos.missing)} listed video(s) not found (e.g. {videos.missing[0]}); the list: {missing_list}",
+            file=sys.stderr,
+        )
+    clips = (f"{args.clips_per_video} clips" if args.max_clips_per_video is None
+             else f"up to {args.max_clips_per_video} clips")
+    split = f" ({args.split} split)" if args.split else ""
     print(
-        f"Preparing {len(videos)} videos x {args.clips_per_video} clips of {geometry.num_frames} frames "
+        f"Preparing {len(videos)} videos{split} x {clips} of {geometry.num_frames} frames "
         f"(stride {geometry.frame_stride}) -> {args.output}",
         file=sys.stderr,
     )
@@ -83,26 +121,41 @@ def _prepare(args):
         frame_stride=geometry.frame_stride,
         image_size=geometry.image_size,
         clips_per_video=args.clips_per_video,
+        max_clips_per_video=args.max_clips_per_video,
         sampling_mode=args.sampling,
         resize_to=args.resize_to,
-        num_shards=args.num_shards,
+        num_files=args.num_files,
+        clips_per_file=args.clips_per_file,
         seed=args.seed,
         short_video_policy=args.short_video_policy,
         on_error="raise" if args.strict else "skip",
         jpeg_quality=args.jpeg_quality,
         num_workers=args.workers,
-        worker=(args.jobs, args.job_index),
+        parallelism=args.parallelism,
+        shard=(args.num_shards, args.shard_index),
     )
+    num_files = index["settings"]["num_files"]
+    if args.report:
+        write_json_atomically(args.report, {
+            "output": args.output,
+            "videos": len(videos),
+            "complete": index["complete"],
+            "files_done": len(index["shards"]),
+            "num_files": num_files,
+            "clips": index["clips"],
+            "skipped": index["skipped"],
+            "missing": list(videos.missing),
+        })
     if not index["complete"]:
         print(
-            f"Wrote {index['clips']} clips in {len(index['shards'])} of {args.num_shards or 'the'} shards "
-            f"(job {args.job_index} of {args.jobs}); the other jobs' shards are not all done yet."
+            f"Wrote {index['clips']} clips in {len(index['shards'])} of {num_files} files "
+            f"(shard {args.shard_index} of {args.num_shards}); the other shards' files are not all done yet."
         )
-        return 0
-    print(
-        f"Wrote {index['clips']} clips in {len(index['shards'])} shards to {args.output}; "
-        f"{len(index['skipped'])} video(s) skipped."
-    )
+    else:
+        print(
+            f"Wrote {index['clips']} clips in {len(index['shards'])} files to {args.output}; "
+            f"{len(index['skipped'])} video(s) skipped, {len(videos.missing)} missing."
+        )
     for path, reason in sorted(index["skipped"].items()):
         print(f"  skipped {path}: {reason}")
     return 0
@@ -126,22 +179,36 @@ def register(commands):
     prepare.add_argument("output", help="output folder (local path or a tf.io.gfile URI such as gs://bucket/dir)")
     prepare.add_argument("--ucf101-fold", type=int, choices=(1, 2, 3), help="read UCF-101's official split of this fold")
     prepare.add_argument("--ucf101-subset", default="train", choices=("train", "test"))
-    prepare.add_argument("--sports1m-partition", help="a Sports-1M partition file (train_partition.txt ...)")
+    prepare.add_argument("--sports1m-partition", action="append",
+                         help="a Sports-1M partition file (train_partition.txt ...); repeat to read several")
+    prepare.add_argument("--split", choices=("train", "validation", "test"),
+                         help="keep only this part of a by-video split (the paper's 70/10/20 on Sports-1M)")
+    prepare.add_argument("--split-fractions", default="0.7,0.1,0.2", help="train,validation,test fractions of --split")
+    prepare.add_argument("--split-seed", type=int, default=0, help="seed of --split (a video's part depends only on it and its id)")
     prepare.add_argument("--fusion", help="take the clip geometry of this fusion: single_frame, early, late, slow")
     prepare.add_argument("--resolution", default="full", help="with --fusion: full (170) or multires/fovea/context (178)")
     prepare.add_argument("--num-frames", type=int, help="frames per clip (instead of --fusion)")
     prepare.add_argument("--frame-stride", type=int, help="gap between clip frames (instead of --fusion)")
     prepare.add_argument("--image-size", type=int, help="crop the reader makes (default 170, or 178 for multires)")
-    prepare.add_argument("--clips-per-video", type=int, default=1)
+    clips = prepare.add_mutually_exclusive_group()
+    clips.add_argument("--clips-per-video", type=int, help="exactly this many clips from every video (default 1)")
+    clips.add_argument("--max-clips-per-video", type=int,
+                       help="up to this many clips per video, as many as fit end to end (default 100 with --sports1m-partition)")
     prepare.add_argument("--sampling", default="random", choices=("random", "uniform"))
     prepare.add_argument("--resize-to", type=int, default=200, help="side of the stored square frames (default 200)")
-    prepare.add_argument("--num-shards", type=int, help="number of shard files (default: about 500 clips each)")
+    prepare.add_argument("--num-files", type=int, help="number of shard files (default: about --clips-per-file clips each)")
+    prepare.add_argument("--clips-per-file", type=int, default=500, help="target clips per shard file (default 500)")
     prepare.add_argument("--seed", type=int, default=0)
     prepare.add_argument("--short-video-policy", default="loop", help="loop, repeat_last, pad or skip")
     prepare.add_argument("--jpeg-quality", type=int, default=90)
-    prepare.add_argument("--workers", type=int, help="threads writing shards (default: CPU count)")
-    prepare.add_argument("--jobs", type=int, default=1, help="run as one of this many independent jobs (e.g. hosts)")
-    prepare.add_argument("--job-index", type=int, default=0, help="this job's index in [0, --jobs)")
+    prepare.add_argument("--workers", type=int, help="files written at once (default: CPU count)")
+    prepare.add_argument("--parallelism", choices=("processes", "threads"),
+                         help="worker processes (default; decoding is GIL-bound) or threads")
+    prepare.add_argument("--num-shards", type=int, default=1,
+                         help="run as one of this many independent jobs (e.g. hosts), each writing its share of the files")
+    prepare.add_argument("--shard-index", type=int, default=0, help="this job's index in [0, --num-shards)")
+    prepare.add_argument("--missing-list", help="where to write the listed videos not found (default: OUTPUT/missing_videos.txt)")
+    prepare.add_argument("--report", help="also write a JSON report (counts, skipped and missing videos) to this path")
     prepare.add_argument("--follow-links", action="store_true")
     prepare.add_argument("--strict", action="store_true", help="fail on the first bad video instead of skipping it")
     prepare.set_defaults(handler=_prepare)

@@ -20,6 +20,9 @@ from keras_sportsnet.data.lists import read_sports1m_partition
 from keras_sportsnet.data.lists import read_ucf101_split
 from keras_sportsnet.data.lists import read_video_folder
 from keras_sportsnet.data.lists import read_video_list
+from keras_sportsnet.data.lists import SPLIT_FRACTIONS
+from keras_sportsnet.data.lists import split_videos
+from keras_sportsnet.data.lists import video_split
 from keras_sportsnet.data.lists import ucf101_class_groups
 from keras_sportsnet.data.sampling import SHORT_VIDEO_POLICIES
 from keras_sportsnet.data.sampling import ClipGeometry

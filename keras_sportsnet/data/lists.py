@@ -7,6 +7,7 @@ the class names, ready for `keras_sportsnet.data.video_dataset_from_list`.
 
 import csv
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -20,6 +21,9 @@ __all__ = [
     "read_sports1m_partition",
     "read_video_list",
     "read_video_folder",
+    "SPLIT_FRACTIONS",
+    "video_split",
+    "split_videos",
 ]
 
 _CLASS_FILES = {"sports1m": "sports1m_labels.txt", "ucf101": "ucf101_classes.txt"}
@@ -142,58 +146,168 @@ def read_ucf101_split(video_root, fold=1, subset="train", split_dir=None, check_
 
 
 def read_sports1m_partition(path, video_root, class_list=None, extensions=(".mp4", ".webm", ".mkv", ".avi")):
-    """Reads a Sports-1M partition file (``URL <comma-separated labels>``).
+    """Reads Sports-1M partition files (``URL <comma-separated labels>`` lines).
 
-    Videos are matched to local files named after their YouTube id
-    (``<video_root>/<id>.<ext>``, any of `extensions`); ids with no file are
-    listed in `VideoList.missing`. About 5% of the videos have several labels.
+    Videos are matched to local files named after their YouTube id, anywhere
+    under `video_root` (``<video_root>/<id>.mp4``, or nested such as
+    ``<video_root>/<label>/<id>.mp4``; the first in sorted order wins when an
+    id appears twice). Ids with no file are listed in `VideoList.missing`
+    (their URLs): many Sports-1M videos are no longer on YouTube. About 5% of
+    the videos have several labels.
 
     Args:
-        path: the partition file (e.g. ``train_partition.txt``); ``.gz`` is read too.
+        path: a partition file (e.g. ``train_partition.txt``; ``.gz`` is read
+            too) or a list of them, read in order (e.g. the train and test
+            partitions, to split them 70/10/20 with `split_videos` as the
+            paper did).
         video_root: folder of the downloaded videos.
         class_list: class names; defaults to the 487 Sports-1M classes.
         extensions: file extensions to look for.
 
     Returns:
         A `VideoList` (multi-label).
+
+    Example:
+    ```python
+    videos = ksn.data.read_sports1m_partition(["train_partition.txt", "test_partition.txt"], "/data/sports1m")
+    print(len(videos), "found,", len(videos.missing), "missing")
+    train = ksn.data.split_videos(videos, "train")    # 70% of the videos, by YouTube id
+    ```
     """
     import gzip
 
     names = tuple(class_list or class_names("sports1m"))
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     available = {}
     if os.path.isdir(video_root):
-        for entry in os.scandir(video_root):
-            stem, ext = os.path.splitext(entry.name)
-            if ext.lower() in extensions:
-                available.setdefault(stem, entry.path)
-    opener = gzip.open if str(path).endswith(".gz") else open
+        for root, dirs, files in os.walk(video_root):
+            dirs.sort()
+            for name in sorted(files):
+                stem, ext = os.path.splitext(name)
+                if ext.lower() in extensions:
+                    available.setdefault(stem, os.path.join(root, name))
     entries, missing = [], []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.split()
-            if len(parts) != 2:
-                raise ValueError(f"{path} line {number}: expected '<URL> <labels>', found {line!r}")
-            url, raw = parts
-            try:
-                labels = tuple(int(v) for v in raw.split(","))
-            except ValueError:
-                raise ValueError(f"{path} line {number}: labels must be comma-separated integers, found {raw!r}") from None
-            bad = [l for l in labels if not 0 <= l < len(names)]
-            if bad:
-                raise ValueError(f"{path} line {number}: labels {bad} are outside [0, {len(names)})")
-            video_id = _youtube_id(url)
-            if video_id in available:
-                entries.append((available[video_id], labels))
-            else:
-                missing.append(url)
+    for path in paths:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                parts = line.split()
+                if len(parts) != 2:
+                    raise ValueError(f"{path} line {number}: expected '<URL> <labels>', found {line!r}")
+                url, raw = parts
+                try:
+                    labels = tuple(int(v) for v in raw.split(","))
+                except ValueError:
+                    raise ValueError(f"{path} line {number}: labels must be comma-separated integers, found {raw!r}") from None
+                bad = [l for l in labels if not 0 <= l < len(names)]
+                if bad:
+                    raise ValueError(f"{path} line {number}: labels {bad} are outside [0, {len(names)})")
+                video_id = _youtube_id(url)
+                if video_id in available:
+                    entries.append((available[video_id], labels))
+                else:
+                    missing.append(url)
     return VideoList(
         paths=tuple(p for p, _ in entries),
         labels=tuple(l for _, l in entries),
         class_names=names,
         missing=tuple(missing),
+    )
+
+
+SPLIT_FRACTIONS = (("train", 0.7), ("validation", 0.1), ("test", 0.2))
+"""The paper's Sports-1M split: 70% of the videos train, 10% validation, 20% test."""
+
+
+def _check_fractions(fractions):
+    try:
+        values = tuple(float(v) for v in fractions)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 3 or min(values) < 0 or abs(sum(values) - 1) > 1e-6:
+        raise ValueError(
+            "`fractions` must be three non-negative numbers (train, validation, test) summing to 1, "
+            f"such as (0.7, 0.1, 0.2). Received: fractions={fractions!r}"
+        )
+    return values
+
+
+def video_split(video_id, *, fractions=(0.7, 0.1, 0.2), seed=0):
+    """The part of a by-video split a video belongs to: ``"train"``, ``"validation"`` or ``"test"``.
+
+    A pure function of ``(seed, video_id)``: a SHA-256 of both gives a number
+    in [0, 1) that falls in the train, validation or test range. Every video
+    keeps its part whatever other videos are listed, so adding downloads (or
+    losing some) never moves a video between parts, and every host computes
+    the same split without coordination. Clips of one video never straddle
+    parts (the paper splits Sports-1M by video).
+
+    Args:
+        video_id: str. The video's id (for Sports-1M, its YouTube id).
+        fractions: ``(train, validation, test)``, summing to 1; the paper's
+            ``(0.7, 0.1, 0.2)`` by default.
+        seed: int. Another seed gives another split.
+
+    Returns:
+        ``"train"``, ``"validation"`` or ``"test"``.
+
+    Example:
+    >>> video_split("UDqivjS-lpI") in ("train", "validation", "test")
+    True
+    """
+    train, validation, _ = _check_fractions(fractions)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"`seed` must be an int. Received: seed={seed!r}")
+    digest = hashlib.sha256(f"{seed}\0{video_id}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    if u < train:
+        return "train"
+    return "validation" if u < train + validation else "test"
+
+
+def _video_id(entry):
+    """A video's id: the YouTube id of a URL, else the file name without its extension."""
+    if "youtube.com/" in entry or "youtu.be/" in entry:
+        return _youtube_id(entry)
+    return os.path.splitext(os.path.basename(entry))[0]
+
+
+def split_videos(videos, subset, *, fractions=(0.7, 0.1, 0.2), seed=0, video_id=None):
+    """The videos of one part of a by-video split (`video_split`), missing ones included.
+
+    Args:
+        videos: a `VideoList`.
+        subset: ``"train"``, ``"validation"`` or ``"test"``.
+        fractions: ``(train, validation, test)`` summing to 1 (the paper's
+            70/10/20 by default).
+        seed: int. The split's seed.
+        video_id: callable ``path -> id`` or None: the file name without its
+            extension (for Sports-1M files named ``<YouTube id>.mp4``, the
+            YouTube id; missing entries, which are URLs, use the URL's id).
+
+    Returns:
+        A `VideoList` of the videos in `subset`, with the `missing` entries of
+        that subset.
+
+    Example:
+    ```python
+    videos = ksn.data.read_sports1m_partition("train_partition.txt", "/data/sports1m")
+    parts = {s: ksn.data.split_videos(videos, s, seed=0) for s in ("train", "validation", "test")}
+    ```
+    """
+    if subset not in ("train", "validation", "test"):
+        raise ValueError(f"`subset` must be one of ['train', 'validation', 'test']. Received: subset={subset!r}")
+    fractions = _check_fractions(fractions)
+    key = video_id or _video_id
+    keep = [i for i, p in enumerate(videos.paths) if video_split(key(p), fractions=fractions, seed=seed) == subset]
+    return VideoList(
+        paths=tuple(videos.paths[i] for i in keep),
+        labels=tuple(videos.labels[i] for i in keep),
+        class_names=videos.class_names,
+        missing=tuple(m for m in videos.missing if video_split(_video_id(m), fractions=fractions, seed=seed) == subset),
     )
 
 
