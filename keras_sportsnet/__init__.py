@@ -27,6 +27,7 @@ from keras_sportsnet.spec import format_spec
 from keras_sportsnet.spec import parse_spec
 from keras_sportsnet import data
 from keras_sportsnet import datasets
+from keras_sportsnet import distributed
 from keras_sportsnet import evaluation
 from keras_sportsnet import training
 from keras_sportsnet.evaluation.runner import evaluate_videos
@@ -58,6 +59,7 @@ __all__ = [
     "upload_preset",
     "data",
     "datasets",
+    "distributed",
     "evaluate_videos",
     "evaluation",
     "training",

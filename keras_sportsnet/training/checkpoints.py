@@ -62,7 +62,9 @@ def _variables(model):
 def save_variables(model, path):
     """Every model and optimizer variable, in order, with paths and shapes, as an ``.npz``."""
     variables = _variables(model)
-    arrays = {f"v{i:05d}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(variables)}
+    # `Variable.numpy()` reads a mirrored (tf.distribute) or replicated (JAX, several processes) variable's
+    # local copy, with no collective: only the chief calls this.
+    arrays = {f"v{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
     index = json.dumps([[v.path, list(v.shape)] for v in variables])
     arrays["index"] = np.frombuffer(index.encode(), np.uint8)
 

@@ -9,8 +9,15 @@ training through ``dataset.stream(start_step)``, whose batches are a pure
 function of the seed and the step. (Keras' own `BackupAndRestore` replays a
 partly done epoch with a new data order; short *virtual* epochs, set with
 ``steps_per_epoch``, make the resume granularity as fine as you like.)
+
+Under several devices or processes (`keras_sportsnet.distributed.setup`),
+`train` runs inside the context's scope, only the chief (process 0) writes
+the run folder (checkpoints, best weights, history, TensorBoard logs), every
+process restores from it (so ``run_dir`` must be on storage all processes
+share), and the processes check that they resume from the same epoch.
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -76,7 +83,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return
         os.makedirs(os.path.join(self.run_dir, checkpoints.CHECKPOINT_DIR), exist_ok=True)
         if improved:
-            checkpoints.atomic_write(os.path.join(self.run_dir, checkpoints.BEST_WEIGHTS), self.model.save_weights)
+            with _without_distribution():
+                checkpoints.atomic_write(os.path.join(self.run_dir, checkpoints.BEST_WEIGHTS), self.model.save_weights)
         # The arrays first, then state.json (the commit point), then clean-up.
         checkpoints.save_variables(self.model, checkpoints.checkpoint_path(self.run_dir, completed))
         state = {
@@ -94,6 +102,27 @@ class EpochCheckpoint(keras.callbacks.Callback):
         checkpoints.write_history_csv(self.run_dir, self.history)
         if improved:
             checkpoints.write_json(os.path.join(self.run_dir, checkpoints.BEST_INFO), {"epoch": completed, self.monitor: value})
+
+
+@contextlib.contextmanager
+def _without_distribution():
+    """No global Keras distribution inside (the chief writes alone).
+
+    Keras' ``save_weights`` builds a throwaway optimizer, whose variables a
+    multi-process JAX distribution would place with a collective
+    (``device_put`` checks the value on every process): on the chief alone
+    that collective crashes or hangs. Without the distribution the throwaway
+    variables stay local, and the real ones are read from local copies.
+    """
+    active = keras.distribution.distribution()
+    if active is None:
+        yield
+        return
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(active)
 
 
 def _finite(value):
@@ -125,7 +154,8 @@ def train(
     mode=None,
     callbacks=(),
     tensorboard=True,
-    is_chief=True,
+    is_chief=None,
+    distribution=None,
     verbose="auto",
 ):
     """Trains ``model`` with the paper's recipe, checkpointing every epoch; resumes exactly.
@@ -153,7 +183,14 @@ def train(
             and ``"max"``/``"min"`` (default: ``"min"`` for losses).
         callbacks: more Keras callbacks (run after the package's own).
         tensorboard: bool. TensorBoard logs in ``run_dir/logs``.
-        is_chief: bool. Whether this process writes files (one writer per job).
+        is_chief: bool or None. Whether this process writes files (one writer
+            per job). Default: the distribution's chief (process 0), else True.
+        distribution: a `keras_sportsnet.distributed.DistributedContext`, or
+            None for the one `keras_sportsnet.distributed.setup` made in this
+            process (if any). Build the model inside its ``scope()``. With
+            ``input_sharding="per_process"``, each process's ``train_data``
+            holds its own part of the global batch, and ``steps_per_epoch``
+            defaults to the shortest process's pass.
         verbose: as for `model.fit`.
 
     Returns:
@@ -166,6 +203,42 @@ def train(
     model.load_weights(result["best_weights"])
     ```
     """
+    if distribution is None:
+        from keras_sportsnet import distributed
+
+        distribution = distributed.current()
+    if is_chief is None:
+        is_chief = distribution.is_chief if distribution is not None else True
+    scope = distribution.scope() if distribution is not None else contextlib.nullcontext()
+    with scope:
+        return _train(model, train_data, validation_data, run_dir, epochs, steps_per_epoch, validation_steps, recipe,
+                      label_mode, compile, resume, monitor, mode, callbacks, tensorboard, is_chief, distribution,
+                      verbose)
+
+
+def _check_strategy(model, distribution):
+    strategy = getattr(distribution, "strategy", None)
+    if strategy is not None and getattr(model, "_distribute_strategy", None) is not strategy:
+        raise ValueError(
+            f"The model was not built inside the distribution's scope ({type(strategy).__name__}); its variables "
+            "would live on one device. Build (and load) it inside `with context.scope():`, where "
+            "`context = keras_sportsnet.distributed.setup(...)`."
+        )
+
+
+def _agree(distribution, name, value, reason):
+    """The value every process has; raises if the processes disagree."""
+    if distribution is None or distribution.process_count == 1:
+        return value
+    values = distribution.all_values(value)
+    if len(set(values)) != 1:
+        raise ValueError(f"The processes disagree on {name}: {values} (by process). {reason}")
+    return value
+
+
+def _train(model, train_data, validation_data, run_dir, epochs, steps_per_epoch, validation_steps, recipe,
+           label_mode, compile, resume, monitor, mode, callbacks, tensorboard, is_chief, distribution, verbose):
+    _check_strategy(model, distribution)
     os.makedirs(run_dir, exist_ok=True)
     wanted = f"mixed_{recipe.mixed_precision}" if recipe.mixed_precision else "float32"
     if model.dtype_policy.name != wanted:
@@ -183,6 +256,9 @@ def train(
         steps_per_epoch = int(train_data.cardinality())
         if steps_per_epoch < 0:
             raise ValueError("`steps_per_epoch` is required for a dataset of unknown or infinite length.")
+        if distribution is not None and distribution.process_count > 1:
+            # Per-process inputs may hold different numbers of batches; every process must step together.
+            steps_per_epoch = min(distribution.all_values(steps_per_epoch))
     state = (checkpoints.load_state(run_dir) if resume else None) or checkpoints.RunState()
     extra = {"recipe": recipe.to_dict(), "steps_per_epoch": steps_per_epoch, "monitor": monitor}
     if state and state.get("steps_per_epoch") != steps_per_epoch:
@@ -190,7 +266,10 @@ def train(
             f"{run_dir} was trained with steps_per_epoch={state.get('steps_per_epoch')}; resuming with "
             f"steps_per_epoch={steps_per_epoch} would change every later batch. Use the same value or a new run_dir."
         )
-    initial_epoch = state.epoch
+    initial_epoch = _agree(
+        distribution, f"the epoch to resume {run_dir} from", state.epoch,
+        "`run_dir` must be one folder that every process reads (shared storage), not a local folder per host.")
+    _agree(distribution, "steps_per_epoch", steps_per_epoch, "Pass the same `steps_per_epoch` to every process.")
     _build_optimizer(model)
     if initial_epoch:
         checkpoints.restore_variables(model, checkpoints.checkpoint_path(run_dir, initial_epoch))
@@ -222,6 +301,8 @@ def train(
                 stacklevel=2,
             )
         data = train_data.repeat()
+    if distribution is not None and distribution.engine == "multi_worker_mirrored":
+        data = _shard_by_data(data)
     if initial_epoch < epochs:
         model.fit(
             data,
@@ -234,6 +315,8 @@ def train(
             verbose=verbose,
             shuffle=False,  # the data's order is the dataset's own (seeded), never Keras'
         )
+    if distribution is not None:
+        distribution.barrier("keras_sportsnet.train.end")  # the chief's last files exist before anyone returns
     best_weights = os.path.join(run_dir, checkpoints.BEST_WEIGHTS)
     return TrainingResult(
         history=checkpoint.history,
@@ -243,6 +326,15 @@ def train(
         resumed_from=initial_epoch or None,
         run_dir=run_dir,
     )
+
+
+def _shard_by_data(dataset):
+    """Every worker reads the whole stream and keeps its part of each global batch (not whole files)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def _build_optimizer(model):
