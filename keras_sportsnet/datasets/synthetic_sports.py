@@ -1041,7 +1041,7 @@ def plot_classes(path=None, *, class_set="sports", num_frames_shown=5, num_frame
     from the video's temporal median: the objects' whole path in one picture.
 
     Args:
-        path: None, or a file to save the figure to (PNG).
+        path: None, or a ``.png``/``.svg``/``.pdf`` file to save the figure to.
         class_set: ``"sports"`` or ``"transfer"``.
         num_frames_shown: int >= 1. Frames per row, evenly spaced in time.
         num_frames, size, seed: as in `synthetic_sports`.
@@ -1058,8 +1058,7 @@ def plot_classes(path=None, *, class_set="sports", num_frames_shown=5, num_frame
     plot_classes("docs/synthetic_sports_classes.png")
     ```
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from keras_sportsnet.visualization.figures import finish, new_figure
 
     allowed = ("camera_pan", "camera_zoom", "clutter", "lighting")
     unknown = sorted(set(nuisances) - set(allowed))
@@ -1069,8 +1068,7 @@ def plot_classes(path=None, *, class_set="sports", num_frames_shown=5, num_frame
     descriptions = class_descriptions(class_set)
     times = np.unique(np.linspace(0, _check_int("num_frames", num_frames, 2) - 1, shown).round().astype(int))
     columns = len(times) + 1
-    figure = Figure(figsize=(1.1 * columns + 2.2, 1.1 * len(descriptions) + 0.4), dpi=80)
-    FigureCanvasAgg(figure)
+    figure = new_figure(1.1 * columns + 2.2, 1.1 * len(descriptions) + 0.4, dpi=80)
     axes = figure.subplots(len(descriptions), columns, squeeze=False)
     for row, (name, info) in enumerate(descriptions.items()):
         frames = render_video(name, index, class_set=class_set, num_frames=num_frames, size=size, seed=seed, **nuisances)
@@ -1087,6 +1085,4 @@ def plot_classes(path=None, *, class_set="sports", num_frames_shown=5, num_frame
                 ax.set_title("trail" if column == len(times) else f"t={times[column]}", fontsize=8)
         axes[row, 0].set_ylabel(f"{name}\n({info['cue']})", rotation=0, ha="right", va="center", fontsize=8)
     figure.subplots_adjust(left=0.2, right=0.99, top=0.96, bottom=0.01, wspace=0.05, hspace=0.08)
-    if path is not None:
-        figure.savefig(path, format="png")
-    return figure
+    return finish(figure, path)

@@ -25,6 +25,10 @@ import numbers
 
 import numpy as np
 
+from keras_sportsnet.validation import check_class_names as _check_class_names
+from keras_sportsnet.validation import check_positive_int as _check_positive_int
+from keras_sportsnet.validation import is_int as _is_int
+
 __all__ = [
     "AGGREGATION_RULES",
     "aggregate",
@@ -52,19 +56,6 @@ _BLOCK_ELEMENTS = 1 << 22
 # --------------------------------------------------------------------------- checks
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_positive_int(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if not _is_int(value) or value < 1:
-        what = "an int >= 1" + (" or None" if allow_none else "")
-        raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}")
-    return int(value)
-
-
 def _check_scores(scores, name="scores"):
     """``(N, C)`` float64 scores without NaN."""
     try:
@@ -89,15 +80,6 @@ def _check_lengths(scores, labels, scores_name="scores"):
             f"`{scores_name}` and `labels` must describe the same examples. Received: "
             f"{scores_name}.shape[0]={scores.shape[0]}, len(labels)={labels.shape[0]}"
         )
-
-
-def _check_class_names(class_names, count, name="class_names"):
-    if isinstance(class_names, str) or not hasattr(class_names, "__len__"):
-        raise ValueError(f"`{name}` must be a sequence of str. Received: {name}={class_names!r}")
-    names = [str(c) for c in class_names]
-    if len(names) != count:
-        raise ValueError(f"`{name}` must have {count} entries (one per class). Received: {len(names)} entries")
-    return names
 
 
 # --------------------------------------------------------------------------- labels
