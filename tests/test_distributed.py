@@ -298,6 +298,7 @@ def test_a_killed_worker_ends_the_job_fast_and_the_rerun_resumes_exactly(shards,
     (chief_rc, chief_log, chief_end), (victim_rc, victim_log, victim_end) = killed
     assert victim_rc == 17, victim_log[-2000:]
     assert chief_rc not in (0, None), "the surviving worker should fail, not finish or hang:\n" + chief_log[-3000:]
+    print(f"killed worker: survivor exited {chief_end - victim_end:.1f} s after the victim (rc {chief_rc})")
     assert chief_end - victim_end < 60, f"the survivor took {chief_end - victim_end:.0f} s to notice"
     state = json.load(open(tmp_path / "run" / "state.json"))
     assert state["epoch"] == 1  # the last epoch the chief completed

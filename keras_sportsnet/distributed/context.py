@@ -361,7 +361,7 @@ def setup(
             raise ValueError(
                 "`job_addresses` (the coordinator's 'host:port', or KERAS_DISTRIBUTION_JOB_ADDRESSES) is required "
                 f"with num_processes={num_processes}. Received: job_addresses={job_addresses!r}")
-        if "," in job_addresses and len(job_addresses.split(",")) != num_processes:
+        if job_addresses and "," in job_addresses and len(job_addresses.split(",")) != num_processes:
             raise ValueError(
                 f"`job_addresses` lists {len(job_addresses.split(','))} addresses but num_processes={num_processes}. "
                 f"Received: job_addresses={job_addresses!r}")

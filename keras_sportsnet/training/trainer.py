@@ -20,6 +20,7 @@ share), and the processes check that they resume from the same epoch.
 import contextlib
 import os
 import sys
+import tempfile
 import time
 import warnings
 
@@ -52,6 +53,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.best = state.get("best")
         self.best_epoch = state.get("best_epoch")
         self.extra, self.is_chief = dict(extra), is_chief
+        self.collective_saves = False  # set by `train` under a TF multi-worker strategy
 
     def _improved(self, value):
         if value is None:
@@ -80,6 +82,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if improved:
             self.best, self.best_epoch = value, completed
         if not self.is_chief:
+            if improved and self.collective_saves:
+                # Keras' save_weights makes variables, which a TF multi-worker strategy creates with a
+                # collective: the other workers take part, writing to a scratch file they then delete.
+                with tempfile.TemporaryDirectory() as scratch:
+                    self.model.save_weights(os.path.join(scratch, "scratch.weights.h5"))
             return
         os.makedirs(os.path.join(self.run_dir, checkpoints.CHECKPOINT_DIR), exist_ok=True)
         if improved:
@@ -287,6 +294,7 @@ def _train(model, train_data, validation_data, run_dir, epochs, steps_per_epoch,
             plateau.best = saved_plateau["best"]
         plateau._restored = True
     checkpoint = EpochCheckpoint(run_dir, monitor, mode, plateau, state, extra, is_chief=is_chief)
+    checkpoint.collective_saves = distribution is not None and distribution.engine == "multi_worker_mirrored"
     chain = [_RestoredPlateau(plateau), checkpoint]
     if tensorboard and is_chief:
         chain.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")))
