@@ -44,6 +44,26 @@ def shards(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def frame_shards(shards):
+    """The same videos as one-frame clips, for the single-frame network the CLI builds by name."""
+    out = os.path.join(os.path.dirname(shards), "frames")
+    videos = os.path.join(os.path.dirname(os.path.dirname(shards)), "frame_videos")
+    for label, name in enumerate(["archery", "bowling", "curling"]):
+        os.makedirs(os.path.join(videos, name))
+        for video in range(4):
+            write_video(os.path.join(videos, name, f"v{video}.mp4"), index_frames(12, 40, 40, seed=10 * label + video))
+    ksn.data.prepare_shards(ksn.data.read_video_folder(videos), out, num_frames=1, image_size=32, resize_to=40,
+                            clips_per_video=2, num_files=4, seed=0, num_workers=1, verbose=False)
+    return out
+
+
+def _cli_train(shards, run_dir, *extra):
+    return ["train", "--shards", shards, "--classes", "3", "--fusion", "single_frame", "--spec", "C(4,5,2)-N-P-FC(8)",
+            "--image-size", "32", "--run-dir", str(run_dir), "--epochs", "2", "--steps-per-epoch", "2",
+            "--batch-size", "8", "--learning-rate", "3e-4", "--seed", "0", *extra]
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -341,3 +361,33 @@ def test_tf_multi_worker_mirrored_through_the_pinned_patch(shards, tmp_path):
     reference = _report(tmp_path / "ref" / "none1.json")
     np.testing.assert_allclose(reports[0]["loss"], reference["loss"], rtol=TIGHT)
     assert _max_diff(weights[0], _weights(tmp_path / "ref" / "none1.npz")) < 1e-4
+
+
+def test_cli_train_under_a_mirrored_strategy_writes_the_preset(frame_shards, tmp_path):
+    from keras_sportsnet.cli import main
+
+    try:
+        assert main(_cli_train(frame_shards, tmp_path / "run", "--distribute", "mirrored")) == 0
+    finally:
+        distributed.reset()
+    metadata = json.load(open(tmp_path / "run" / "preset" / "metadata.json"))
+    assert metadata["training"]["distribution"] == {"engine": "mirrored", "num_replicas": 1, "processes": 1}
+    assert json.load(open(tmp_path / "run" / "state.json"))["epoch"] == 2
+
+
+@pytest.mark.distributed_slow
+def test_cli_train_on_two_jax_processes_from_the_environment(frame_shards, tmp_path):
+    port = _free_port()
+    commands, envs = [], []
+    for rank in range(2):
+        commands.append([sys.executable, "-m", "keras_sportsnet", *_cli_train(
+            frame_shards, tmp_path / "run", "--distribute", "auto", "--input-sharding", "per_process")])
+        envs.append({"KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": "", "KERAS_DISTRIBUTION_JOB_ADDRESSES":
+                     f"127.0.0.1:{port}", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+                     "KERAS_DISTRIBUTION_PROCESS_ID": str(rank)})
+    results = _run_job(commands, env=envs)
+    _check(results)
+    assert "preset written to" in results[0][1] and "preset written to" not in results[1][1]
+    metadata = json.load(open(tmp_path / "run" / "preset" / "metadata.json"))
+    assert metadata["training"]["distribution"] == {"engine": "data_parallel", "num_replicas": 2, "processes": 2}
+    assert json.load(open(tmp_path / "run" / "state.json"))["epoch"] == 2

@@ -89,14 +89,20 @@ def _class_names(weights, model):
     return list(names) if names else [str(i) for i in range(int(model.output.shape[-1]))]
 
 
-def _datasets(args, model, recipe):
+def _datasets(args, model, recipe, context=None):
     from keras_sportsnet.data.datasets import video_dataset_from_directory
     from keras_sportsnet.data.shards import shard_dataset
 
+    # Under a distribution the recipe's batch is the global batch (all replicas together).
+    batch_size = context.input_batch_size(recipe.batch_size) if context is not None else recipe.batch_size
     if getattr(args, "shards", None):
-        train = shard_dataset(args.shards, batch_size=recipe.batch_size, seed=args.seed)
+        own_files = context is not None and context.input_sharding == "per_process"
+        train = shard_dataset(args.shards, batch_size=batch_size, seed=args.seed,
+                              shard=context.shard if own_files else None)
         return train, None
-    common = dict(model=model, batch_size=recipe.batch_size, seed=args.seed, resize_to=args.resize_to,
+    if context is not None and context.input_sharding == "per_process":
+        raise SystemExit("--input-sharding per_process needs --shards (each process reads its own shard files).")
+    common = dict(model=model, batch_size=batch_size, seed=args.seed, resize_to=args.resize_to,
                   clips_per_video=getattr(args, "clips_per_video", 1), verbose=True)
     if args.validation_split:
         return video_dataset_from_directory(args.data, validation_split=args.validation_split, subset="both", **common)
@@ -119,26 +125,49 @@ def _class_names_of(directory):
     return list(read_video_folder(directory).class_names)
 
 
-def _train_and_save(model, args, recipe, metadata):
-    """Trains with the recipe (resumable in ``--run-dir``), keeps the best weights, writes ``run_dir/preset``."""
+def _train_and_save(model, args, recipe, metadata, context=None):
+    """Trains with the recipe (resumable in ``--run-dir``), keeps the best weights, writes ``run_dir/preset``.
+
+    Under a distribution ``context`` every process trains and loads the best weights; the chief alone
+    writes the preset (the folder name is returned on every process)."""
     from keras_sportsnet.presets.store import save_preset
+    from keras_sportsnet.training.trainer import _without_distribution
     from keras_sportsnet.training.trainer import train
 
-    train_data, val_data = _datasets(args, model, recipe)
+    train_data, val_data = _datasets(args, model, recipe, context)
     result = train(model, train_data, val_data, run_dir=args.run_dir, epochs=args.epochs,
-                   steps_per_epoch=args.steps_per_epoch, recipe=recipe)
+                   steps_per_epoch=args.steps_per_epoch, recipe=recipe, distribution=context)
     if result["best_weights"]:
         model.load_weights(result["best_weights"])
     metadata = dict(metadata)
     metadata["training"] = {**metadata["training"], "epochs": len(result["history"]), "best_epoch": result["best_epoch"]}
     metadata["evaluation"] = {"protocol": {"resize_to": args.resize_to}}
-    return result, save_preset(model, os.path.join(args.run_dir, "preset"), overwrite=True, metadata=metadata)
+    folder = os.path.join(args.run_dir, "preset")
+    if context is not None:
+        metadata["training"]["distribution"] = {"engine": context.engine, "num_replicas": context.num_replicas,
+                                                "processes": context.process_count}
+        if not context.is_chief:
+            return result, folder
+    with _without_distribution():
+        return result, save_preset(model, folder, overwrite=True, metadata=metadata)
+
+
+def _distribution(args):
+    """The `DistributedContext` of ``--distribute`` (which reads KERAS_DISTRIBUTION_* / SLURM), or None."""
+    if not args.distribute:
+        return None
+    from keras_sportsnet import distributed
+
+    return distributed.setup(args.distribute, input_sharding=args.input_sharding, seed=args.seed)
 
 
 def _train(args):
+    import contextlib
+
     from keras_sportsnet.models.applications import build_model
     from keras_sportsnet.training.recipe import mixed_precision
 
+    context = _distribution(args)
     recipe = _recipe(args)
     names = _class_names_of(args.data) if args.data else None
     classes = len(names) if names else args.classes
@@ -147,7 +176,7 @@ def _train(args):
         from keras_sportsnet.models.backbone import TEMPORAL_PLANS
 
         input_shape = (TEMPORAL_PLANS[args.fusion]["num_frames"], args.image_size, args.image_size, 3)
-    with mixed_precision(recipe.mixed_precision):
+    with mixed_precision(recipe.mixed_precision), (context.scope() if context else contextlib.nullcontext()):
         model = build_model(args.fusion, resolution=args.resolution, spec=args.spec, classes=classes,
                             input_shape=input_shape, dropout=args.dropout)
     result, folder = _train_and_save(model, args, recipe, {
@@ -155,7 +184,9 @@ def _train(args):
         "dataset": {"name": os.path.basename(os.path.normpath(args.data or args.shards)),
                     "path": os.path.abspath(args.data or args.shards)},
         "training": {**recipe.to_dict(), "steps_per_epoch": args.steps_per_epoch, "seed": args.seed},
-    })
+    }, context)
+    if context is not None and not context.is_chief:
+        return 0
     print(f"Best {result.get('best')!s} at epoch {result['best_epoch']}; preset written to {folder}")
     return 0
 
@@ -258,6 +289,13 @@ def register(commands):
     train.add_argument("--clips-per-video", type=int, default=1)
     train.add_argument("--dropout", type=float, default=0.0)
     train.add_argument("--resize-to", type=int, default=200, help="side of the centre square before cropping (200)")
+    train.add_argument("--distribute", choices=("auto", "data_parallel", "mirrored", "multi_worker_mirrored", "none"),
+                       help="data-parallel training (keras_sportsnet.distributed.setup): 'auto' = JAX DataParallel "
+                            "over every device of every process (KERAS_DISTRIBUTION_* or SLURM say who is who), or TF "
+                            "MirroredStrategy over the local GPUs; --batch-size is then the global batch")
+    train.add_argument("--input-sharding", choices=("global", "per_process"), default="global",
+                       help="with --distribute and several processes: 'per_process' = each process reads its own "
+                            "--shards files (recommended on many hosts); 'global' = each reads all, keeps its part")
     _add_training_arguments(train)
     train.set_defaults(handler=_train)
 
