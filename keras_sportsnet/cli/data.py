@@ -136,7 +136,7 @@ def _prepare(args):
     )
     num_files = index["settings"]["num_files"]
     if args.report:
-        write_json_atomically(args.report, {
+        _write_text_atomically(args.report, json.dumps({
             "output": args.output,
             "videos": len(videos),
             "complete": index["complete"],
@@ -145,7 +145,7 @@ def _prepare(args):
             "clips": index["clips"],
             "skipped": index["skipped"],
             "missing": list(videos.missing),
-        })
+        }, indent=2))
     if not index["complete"]:
         print(
             f"Wrote {index['clips']} clips in {len(index['shards'])} of {num_files} files "
@@ -208,7 +208,7 @@ def register(commands):
                          help="run as one of this many independent jobs (e.g. hosts), each writing its share of the files")
     prepare.add_argument("--shard-index", type=int, default=0, help="this job's index in [0, --num-shards)")
     prepare.add_argument("--missing-list", help="where to write the listed videos not found (default: OUTPUT/missing_videos.txt)")
-    prepare.add_argument("--report", help="also write a JSON report (counts, skipped and missing videos) to this path")
+    prepare.add_argument("--report", help="also write a JSON report (counts, skipped and missing videos) to this path or tf.io.gfile URI")
     prepare.add_argument("--follow-links", action="store_true")
     prepare.add_argument("--strict", action="store_true", help="fail on the first bad video instead of skipping it")
     prepare.set_defaults(handler=_prepare)

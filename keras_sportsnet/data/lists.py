@@ -218,7 +218,7 @@ def read_sports1m_partition(path, video_root, class_list=None, extensions=(".mp4
     )
 
 
-SPLIT_FRACTIONS = (("train", 0.7), ("validation", 0.1), ("test", 0.2))
+SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
 """The paper's Sports-1M split: 70% of the videos train, 10% validation, 20% test."""
 
 
@@ -235,7 +235,7 @@ def _check_fractions(fractions):
     return values
 
 
-def video_split(video_id, *, fractions=(0.7, 0.1, 0.2), seed=0):
+def video_split(video_id, *, fractions=SPLIT_FRACTIONS, seed=0):
     """The part of a by-video split a video belongs to: ``"train"``, ``"validation"`` or ``"test"``.
 
     A pure function of ``(seed, video_id)``: a SHA-256 of both gives a number
@@ -275,7 +275,7 @@ def _video_id(entry):
     return os.path.splitext(os.path.basename(entry))[0]
 
 
-def split_videos(videos, subset, *, fractions=(0.7, 0.1, 0.2), seed=0, video_id=None):
+def split_videos(videos, subset, *, fractions=SPLIT_FRACTIONS, seed=0, video_id=None):
     """The videos of one part of a by-video split (`video_split`), missing ones included.
 
     Args:
