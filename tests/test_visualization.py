@@ -395,3 +395,11 @@ def test_every_text_is_readable_at_the_default_size():
         width, height = figure.get_size_inches()
         assert 2 <= width <= 16 and 1.5 <= height <= 16
         assert figure.get_suptitle() or any(ax.get_title() for ax in figure.axes)
+
+
+def test_figures_display_inline_in_jupyter_without_pyplot():
+    from IPython.core.formatters import DisplayFormatter
+
+    figure = viz.plot_predictions(np.array([[0.6, 0.4]]), labels=[0])
+    data, _ = DisplayFormatter().format(figure)
+    assert data["image/png"][:4] == b"\x89PNG"

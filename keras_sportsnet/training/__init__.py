@@ -5,6 +5,7 @@
   `mixed_precision`.
 - `trainer`: `train(model, train, val, run_dir=..., epochs=...)`.
 - `checkpoints`: the run folder's files, written atomically.
+- `transfer`: `transfer_model` (regimes "top", "top3", "all", "scratch"), `transfer_sweep` (Tables 3-4).
 """
 
 from keras_sportsnet.training.recipe import PAPER_RECIPE
@@ -14,3 +15,6 @@ from keras_sportsnet.training.recipe import compile_model
 from keras_sportsnet.training.recipe import mixed_precision
 from keras_sportsnet.training.trainer import TrainingResult
 from keras_sportsnet.training.trainer import train
+from keras_sportsnet.training.transfer import REGIMES
+from keras_sportsnet.training.transfer import transfer_model
+from keras_sportsnet.training.transfer import transfer_sweep

@@ -1,12 +1,13 @@
 """Figures that render anywhere: Agg canvases, no pyplot state, atomic saves.
 
 Every plot in `keras_sportsnet.visualization` is built on `new_figure` and
-returned to the caller: it displays inline in Jupyter (a returned Figure is
-rendered by IPython's display hook), and `save_figure` writes it as PNG, SVG
+returned to the caller: it displays inline in Jupyter as a PNG (the figures
+have ``_repr_png_``; no ``%matplotlib inline`` needed), and `save_figure` writes it as PNG, SVG
 or PDF. pyplot's global figure list is never touched, so plotting in loops or
 in a headless training job leaks nothing and needs no ``plt.close``.
 """
 
+import io
 import os
 
 import numpy as np
@@ -20,6 +21,27 @@ INCORRECT_COLOUR = "#d62728"
 """Bars and marks of incorrect predictions (red)."""
 TRUTH_COLOUR = "#1f77b4"
 """The ground-truth label (blue, as in the paper's Figure 4)."""
+
+
+def _figure_class():
+    """`matplotlib.figure.Figure` that shows itself as a PNG in Jupyter (no pyplot, no ``%matplotlib inline``)."""
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        from matplotlib.figure import Figure
+
+        class SportsNetFigure(Figure):
+            """A Figure with ``_repr_png_``: IPython displays it inline as the PNG `save_figure` would write."""
+
+            def _repr_png_(self):
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png", bbox_inches="tight")
+                return buffer.getvalue()
+
+        _FIGURE_CLASS = SportsNetFigure
+    return _FIGURE_CLASS
+
+
+_FIGURE_CLASS = None
 
 
 def new_figure(width, height, dpi=100):
@@ -40,9 +62,8 @@ def new_figure(width, height, dpi=100):
     ```
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(float(width), float(height)), dpi=dpi)
+    figure = _figure_class()(figsize=(float(width), float(height)), dpi=dpi)
     FigureCanvasAgg(figure)
     return figure
 
