@@ -228,10 +228,9 @@ def markdown(results):
                      f"{row['scaling_efficiency']:.2f} |")
     lines += ["", "Scaling efficiency = clips/s on 2 devices / (2 x clips/s on 1 device), both measured in this run."]
     if any(row["kind"].startswith("cpu") for row in results["training"]):
-        lines += ["Simulated devices share this machine's CPU cores, so this ratio is not a GPU scaling figure. "
-                  "TensorFlow's one-device run already uses every core (intra-op threads): its ratio shows the "
-                  "MirroredStrategy overhead (about 0.5 = no gain). XLA's CPU convolutions appear to use about "
-                  "one core per device, so JAX's second fake device also adds a core."]
+        lines += ["Simulated devices share this machine's CPU cores, so this ratio is not a GPU scaling figure: it "
+                  "shows what the data-parallel step costs or gains on shared cores (0.5 = the same clips/s as one "
+                  "device). On a busy 2-core machine it varies from run to run."]
     reader = results.get("reader")
     if reader:
         lines += ["", "### Prepared-shard reader (shard_dataset, paper geometry 10 x 170 x 170, paper augmentation, "

@@ -257,8 +257,9 @@ class DistributedContext:
             return context.all_reduce("sum", row)
 
         result = self.strategy.run(gather)
-        local = self.strategy.experimental_local_results(result)[0]
-        return [int(v) for v in local.numpy()]
+        local = self.strategy.experimental_local_results(result)[0].numpy()
+        # Each worker's row was summed once per local replica.
+        return [int(v) // self.local_num_replicas for v in local]
 
     def __repr__(self):
         return (f"DistributedContext(backend={self.backend!r}, engine={self.engine!r}, process_index={self.process_index}, "
