@@ -34,3 +34,17 @@ def random_clips(batch, model, seed=0):
     """Raw-pixel clips (0..255) of the model's input shape."""
     shape = (batch, *model.input.shape[1:])
     return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
+
+
+def write_class_videos(root, class_names, videos_per_class, make_frames, **encoding):
+    """``root/<class>/v<i>.mp4`` for every class; ``make_frames(label, video)`` gives each video's uint8 frames.
+
+    Returns ``root``. `encoding` goes to `keras_sportsnet.data.synthetic.write_video` (codec, keyframe_interval...).
+    """
+    from keras_sportsnet.data.synthetic import write_video
+
+    for label, name in enumerate(class_names):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for video in range(videos_per_class):
+            write_video(os.path.join(root, name, f"v{video}.mp4"), make_frames(label, video), **encoding)
+    return root

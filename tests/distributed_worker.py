@@ -19,7 +19,6 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 import time
 
 parser = argparse.ArgumentParser()

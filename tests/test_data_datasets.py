@@ -13,19 +13,16 @@ from keras_sportsnet import data
 from keras_sportsnet.data.synthetic import frame_code
 from keras_sportsnet.data.synthetic import index_frames
 from keras_sportsnet.data.synthetic import write_video
+from conftest import write_class_videos
 
 SIZE = 64  # square frames: the centre-square crop keeps the whole frame code
 
 
 @pytest.fixture(scope="module")
 def video_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("videos")
-    for label, name in enumerate(["archery", "bowling", "curling"]):
-        os.makedirs(root / name)
-        for video in range(3):
-            frames = index_frames(40 + 8 * video, SIZE, SIZE, seed=label * 10 + video)
-            write_video(str(root / name / f"v{video}.mp4"), frames, keyframe_interval=10)
-    return root
+    return write_class_videos(tmp_path_factory.mktemp("videos"), ["archery", "bowling", "curling"], 3,
+                              lambda label, video: index_frames(40 + 8 * video, SIZE, SIZE, seed=label * 10 + video),
+                              keyframe_interval=10)
 
 
 def codes(clip):

@@ -24,6 +24,7 @@ import keras_sportsnet as ksn
 from keras_sportsnet import distributed
 from keras_sportsnet.data.synthetic import index_frames
 from keras_sportsnet.data.synthetic import write_video
+from conftest import write_class_videos
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_worker.py")
 JOB_TIMEOUT = 300  # seconds, per job (all its processes)
@@ -33,11 +34,8 @@ TIGHT = 1e-5  # one device vs several: the same sums in another order
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     """24 clips (3 classes x 4 videos x 2 clips) of 4 frames, in 4 shard files."""
-    root = tmp_path_factory.mktemp("dist_videos")
-    for label, name in enumerate(["archery", "bowling", "curling"]):
-        os.makedirs(root / name)
-        for video in range(4):
-            write_video(str(root / name / f"v{video}.mp4"), index_frames(12, 40, 40, seed=10 * label + video))
+    root = write_class_videos(tmp_path_factory.mktemp("dist_videos"), ["archery", "bowling", "curling"], 4,
+                              lambda label, video: index_frames(12, 40, 40, seed=10 * label + video))
     out = str(tmp_path_factory.mktemp("dist_shards") / "shards")
     ksn.data.prepare_shards(ksn.data.read_video_folder(str(root)), out, num_frames=4, image_size=32, resize_to=40,
                             clips_per_video=2, num_files=4, seed=0, num_workers=1, verbose=False)

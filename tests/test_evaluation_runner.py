@@ -15,18 +15,15 @@ from keras_sportsnet.data.transforms import EvaluationViews
 from keras_sportsnet.evaluation import VideoScores
 from keras_sportsnet.evaluation.runner import evaluate_videos
 from keras_sportsnet.training import transfer
+from conftest import write_class_videos
 
 SPEC = "C(4,5,2)-N-P-FC(8)"
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval_videos")
-    for label, name in enumerate(["jump", "run", "swim"]):
-        os.makedirs(root / name)
-        for video in range(2):
-            write_video(str(root / name / f"v{video}.mp4"), index_frames(30 + 5 * video, 48, 64, seed=label * 7 + video))
-    return root
+    return write_class_videos(tmp_path_factory.mktemp("eval_videos"), ["jump", "run", "swim"], 2,
+                              lambda label, video: index_frames(30 + 5 * video, 48, 64, seed=label * 7 + video))
 
 
 @pytest.fixture(scope="module")

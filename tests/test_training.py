@@ -10,12 +10,11 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from conftest import write_class_videos
 
 import keras_sportsnet as ksn
 from keras_sportsnet import training
 from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
 from keras_sportsnet.training import checkpoints
 
 SPEC = "C(4,5,2)-N-P-FC(8)"
@@ -23,12 +22,8 @@ SPEC = "C(4,5,2)-N-P-FC(8)"
 
 @pytest.fixture(scope="module")
 def video_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train_videos")
-    for label, name in enumerate(["left", "right", "still"]):
-        os.makedirs(root / name)
-        for video in range(3):
-            write_video(str(root / name / f"v{video}.mp4"), index_frames(24, 40, 40, seed=10 * label + video))
-    return root
+    return write_class_videos(tmp_path_factory.mktemp("train_videos"), ["left", "right", "still"], 3,
+                              lambda label, video: index_frames(24, 40, 40, seed=10 * label + video))
 
 
 def test_paper_recipe_compiles_sgd_momentum_weight_decay_and_hit_metrics():

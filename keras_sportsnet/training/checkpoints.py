@@ -23,7 +23,6 @@ import json
 import os
 import tempfile
 
-import keras
 import numpy as np
 
 __all__ = ["STATE_FILE", "RunState", "atomic_write", "save_variables", "restore_variables", "load_state"]
