@@ -347,3 +347,21 @@ def test_full_frame_tower_initialises_both_multires_streams():
                                                   input_shape=(1, 32, 32, 3)))
     with pytest.raises(ValueError, match=r"Cannot inflate 'fc_0': the source reads a \(1, 4, 4, 6\) map"):
         ksn.inflate_weights(full, ksn.SingleFrame(spec=SURGERY_SPEC, input_shape=(1, 40, 40, 3)))
+
+
+def test_preset_of_a_trained_model_holds_no_optimizer_state(tmp_path):
+    import warnings
+
+    import h5py
+
+    keras.utils.set_random_seed(3)
+    model = ksn.SlowFusion(spec=SPEC, input_shape=SHAPE, classes=3, name="slow_trained")
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy")
+    model.fit(clips(4), np.array([0, 1, 2, 0]), epochs=1, verbose=0)  # the optimizer now has slots
+    folder = ksn.save_preset(model, str(tmp_path / "trained"))
+    with h5py.File(os.path.join(folder, "model.weights.h5")) as weights:
+        assert "optimizer" not in weights
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Skipping variable loading for optimizer"
+        loaded = ksn.from_preset(folder)
+    np.testing.assert_array_equal(predict(loaded, clips()), predict(model, clips()))

@@ -139,6 +139,22 @@ def read_preset(path, source=None):
     return LocalPreset(os.fspath(path), source, config, documents[METADATA_FILE])
 
 
+
+def _uncompiled(model):
+    """``model`` itself, or an uncompiled copy of it with the same weights.
+
+    A preset is for inference and fine-tuning: its config holds no compile settings and its weights no
+    optimizer state (Keras' ``save_weights`` of a compiled model writes the optimizer's slots, twice the
+    model for SGD with momentum, which a fresh model then cannot load). ``from_config`` builds the copy
+    without compiling it (deserialising the full config would compile it again).
+    """
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def save_preset(model, directory, metadata=None, overwrite=False):
     """Saves a model as a preset folder: config, weights, metadata, model card.
 
@@ -194,9 +210,10 @@ def save_preset(model, directory, metadata=None, overwrite=False):
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(directory)}.", suffix=".incomplete")
     try:
+        portable = _uncompiled(model)
         with open(os.path.join(staging, CONFIG_FILE), "w", encoding="utf-8") as file:
-            json.dump(keras.saving.serialize_keras_object(model), file, indent=2)
-        model.save_weights(os.path.join(staging, WEIGHTS_FILE))
+            json.dump(keras.saving.serialize_keras_object(portable), file, indent=2)
+        portable.save_weights(os.path.join(staging, WEIGHTS_FILE))
         full = _describe_model(model)
         full.update(metadata)
         full["files"] = {name: sha256_of(os.path.join(staging, name)) for name in (CONFIG_FILE, WEIGHTS_FILE)}
