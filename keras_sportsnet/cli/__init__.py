@@ -18,6 +18,8 @@ Subcommands:
     transfer        fine-tune a trained model on new classes (top layer, top 3
                     layers, all layers, or from scratch).
     summary         layers, clip geometry, parameters and FLOPs of a model.
+    plot            figures: first-layer filters, training curves, prediction
+                    strips, confusion matrix, accuracy vs views, Table 2.
 
 Exit codes: 0 success; 1 finished but some inputs were bad (listed on stderr);
 2 usage or input error (the message names the file or argument); 130 interrupted.
@@ -36,9 +38,10 @@ import sys
 from keras_sportsnet.cli import architectures
 from keras_sportsnet.cli import data
 from keras_sportsnet.cli import models
+from keras_sportsnet.cli import plots
 from keras_sportsnet.cli import workflow
 
-SUBCOMMAND_MODULES = (architectures, data, models, workflow)
+SUBCOMMAND_MODULES = (architectures, data, models, workflow, plots)
 
 
 def build_parser():

@@ -1,7 +1,7 @@
 """``predict``, ``train``, ``evaluate``, ``transfer``, ``summary``: the workflow from the shell.
 
 Example:
-    keras-sportsnet predict my_video.mp4 --weights slow_fusion_synthetic
+    keras-sportsnet predict my_video.mp4 --weights slow_fusion_synthetic --plot predictions.png
     keras-sportsnet train videos/ --fusion slow --spec "C(16,5,2)-N-P-FC(64)" --run-dir runs/slow --epochs 20
     keras-sportsnet evaluate videos_test/ --weights runs/slow/preset --scores runs/slow/test_scores.npz
     keras-sportsnet transfer ucf_train/ --weights runs/slow/preset --regime top3 --run-dir runs/ucf_top3
@@ -78,6 +78,11 @@ def _predict(args):
         print(f"{path}: not classified: {reason}", file=sys.stderr)
     if args.json:
         write_json_atomically(args.json, results)
+    if args.plot:
+        from keras_sportsnet.visualization import plot_video_predictions
+
+        plot_video_predictions(scores, top=args.top, max_videos=max(1, scores.num_videos), path=args.plot)
+        print(f"prediction strip: {args.plot}", file=sys.stderr)
     return 1 if skipped else 0
 
 
@@ -274,6 +279,7 @@ def register(commands):
     predict.add_argument("--views", type=int, default=4, help="crops/flips per clip (4, the paper)")
     predict.add_argument("--seed", type=int, default=0)
     predict.add_argument("--json", help="also write the predictions as JSON")
+    predict.add_argument("--plot", help="also draw the prediction strip (thumbnail + top-k bars) to this .png/.svg/.pdf")
     predict.add_argument("--quiet", action="store_true")
     predict.set_defaults(handler=_predict)
 
