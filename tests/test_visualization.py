@@ -403,3 +403,13 @@ def test_figures_display_inline_in_jupyter_without_pyplot():
     figure = viz.plot_predictions(np.array([[0.6, 0.4]]), labels=[0])
     data, _ = DisplayFormatter().format(figure)
     assert data["image/png"][:4] == b"\x89PNG"
+
+
+def test_the_readme_figures_script_runs(tmp_path):
+    import runpy
+
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "make_figures.py")
+    runpy.run_path(script, run_name="make_figures")["main"](["--output", str(tmp_path), "--videos-per-class", "1"])
+    assert sorted(os.listdir(tmp_path)) == ["ap_slow_vs_single.png", "confusion_single_frame.png",
+                                            "filters_multires.png", "filters_slow_fusion.png",
+                                            "predictions_slow_fusion.png"]
