@@ -4,23 +4,10 @@ import math
 
 import keras
 
+from keras_sportsnet.models.backbone import ARCHITECTURES  # noqa: F401  (re-exported: the paper's Table 1)
+from keras_sportsnet.models.backbone import CNN_AVERAGE_MEMBERS
+
 __all__ = ["ARCHITECTURES", "count_flops", "architecture_table", "format_table"]
-
-ARCHITECTURES = {
-    # Table 1 name: keyword arguments of `keras_sportsnet.build_model`.
-    "Single-Frame": {"fusion": "single_frame", "resolution": "full"},
-    "Single-Frame + Multires": {"fusion": "single_frame", "resolution": "multires"},
-    "Single-Frame Fovea Only": {"fusion": "single_frame", "resolution": "fovea"},
-    "Single-Frame Context Only": {"fusion": "single_frame", "resolution": "context"},
-    "Early Fusion": {"fusion": "early", "resolution": "full"},
-    "Late Fusion": {"fusion": "late", "resolution": "full"},
-    "Slow Fusion": {"fusion": "slow", "resolution": "full"},
-    "Slow Fusion + Multires": {"fusion": "slow", "resolution": "multires"},
-}
-"""The paper's architectures by their Table 1 names (the CNN Average is built
-from the four full-frame fusion models with `keras_sportsnet.CNNAverage`)."""
-
-CNN_AVERAGE_MEMBERS = ("Single-Frame", "Early Fusion", "Late Fusion", "Slow Fusion")
 
 
 def count_flops(model):

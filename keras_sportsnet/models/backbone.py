@@ -54,6 +54,22 @@ TEMPORAL_PLANS = {
 FULL_FRAME_SIZE = 170
 MULTIRES_FRAME_SIZE = 178
 
+ARCHITECTURES = {
+    # Table 1 name: keyword arguments of `keras_sportsnet.build_model`.
+    "Single-Frame": {"fusion": "single_frame", "resolution": "full"},
+    "Single-Frame + Multires": {"fusion": "single_frame", "resolution": "multires"},
+    "Single-Frame Fovea Only": {"fusion": "single_frame", "resolution": "fovea"},
+    "Single-Frame Context Only": {"fusion": "single_frame", "resolution": "context"},
+    "Early Fusion": {"fusion": "early", "resolution": "full"},
+    "Late Fusion": {"fusion": "late", "resolution": "full"},
+    "Slow Fusion": {"fusion": "slow", "resolution": "full"},
+    "Slow Fusion + Multires": {"fusion": "slow", "resolution": "multires"},
+}
+"""The paper's architectures by their Table 1 names (the CNN Average is built
+from the four full-frame fusion models with `keras_sportsnet.CNNAverage`)."""
+
+CNN_AVERAGE_MEMBERS = ("Single-Frame", "Early Fusion", "Late Fusion", "Slow Fusion")
+
 
 @keras.saving.register_keras_serializable(package="keras_sportsnet")
 class SportsNetBackbone(keras.Model):

@@ -21,7 +21,7 @@ import tempfile
 
 import keras
 
-from keras_sportsnet.analysis import ARCHITECTURES
+from keras_sportsnet.models.backbone import ARCHITECTURES
 from keras_sportsnet.models.backbone import SportsNetBackbone
 from keras_sportsnet.models.classifier import SportsNetVideoClassifier
 from keras_sportsnet.version import __version__
