@@ -34,6 +34,7 @@ def main(argv=None):
     multires = ksn.SingleFrame(weights="single_frame_multires_synthetic")
     viz.plot_first_layer_filters(slow, path=os.path.join(args.output, "filters_slow_fusion.png"))
     viz.plot_first_layer_filters(multires, path=os.path.join(args.output, "filters_multires.png"))
+    viz.animate_first_layer_filters(slow, os.path.join(args.output, "filters_slow_fusion.gif"), fps=2, scale=6)
 
     with tempfile.TemporaryDirectory() as work:
         folder = os.path.join(work, "test")

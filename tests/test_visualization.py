@@ -411,5 +411,5 @@ def test_the_readme_figures_script_runs(tmp_path):
     script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "make_figures.py")
     runpy.run_path(script, run_name="make_figures")["main"](["--output", str(tmp_path), "--videos-per-class", "1"])
     assert sorted(os.listdir(tmp_path)) == ["ap_slow_vs_single.png", "confusion_single_frame.png",
-                                            "filters_multires.png", "filters_slow_fusion.png",
+                                            "filters_multires.png", "filters_slow_fusion.gif", "filters_slow_fusion.png",
                                             "predictions_slow_fusion.png"]
