@@ -66,6 +66,14 @@ def _plot(args):
     return 0
 
 
+def _on_scores(kinds, name, help):
+    """A plot kind that reads one `keras-sportsnet evaluate --scores` file and writes one figure."""
+    parser = kinds.add_parser(name, help=help)
+    parser.add_argument("scores", help="a --scores file of `keras-sportsnet evaluate` (.npz)")
+    parser.add_argument("output", help="figure file (.png, .svg or .pdf)")
+    return parser
+
+
 def register(commands):
     plot = commands.add_parser(
         "plot", help="draw a figure: first-layer filters, training curves, predictions, confusion, views, Table 2",
@@ -85,22 +93,16 @@ def register(commands):
     curves.add_argument("output", help="figure file")
     curves.add_argument("--metrics", help="comma-separated, e.g. loss,hit_at_1 (default: every logged metric)")
 
-    predictions = kinds.add_parser("predictions", help="prediction strip of evaluated videos (the paper's Figure 4)")
-    predictions.add_argument("scores", help="a --scores file of `keras-sportsnet evaluate` (.npz)")
-    predictions.add_argument("output", help="figure file")
+    predictions = _on_scores(kinds, "predictions", "prediction strip of evaluated videos (the paper's Figure 4)")
     predictions.add_argument("--videos", help="comma-separated video indices (default: the first --max-videos)")
     predictions.add_argument("--max-videos", type=int, default=8)
     predictions.add_argument("--top", type=int, default=5)
 
-    confusion = kinds.add_parser("confusion", help="confusion matrix with the most confused pairs")
-    confusion.add_argument("scores", help="a --scores file (.npz)")
-    confusion.add_argument("output", help="figure file")
+    confusion = _on_scores(kinds, "confusion", "confusion matrix with the most confused pairs")
     confusion.add_argument("--highlight", type=int, default=5, help="most confused pairs to box and list")
     confusion.add_argument("--counts", action="store_true", help="show counts instead of row fractions")
 
-    views = kinds.add_parser("views", help="a metric vs clips per video, one line per views")
-    views.add_argument("scores", help="a --scores file (.npz)")
-    views.add_argument("output", help="figure file")
+    views = _on_scores(kinds, "views", "a metric vs clips per video, one line per views")
     views.add_argument("--metric", default="video_hit@1")
 
     difference = kinds.add_parser("ap-difference", help="per-class AP of two models (the paper's Table 2)")
