@@ -2,7 +2,7 @@
 
 import sys
 
-from keras_sportsnet.cli.common import write_json_atomically
+from keras_sportsnet.files import write_json
 
 
 def _architectures(args):
@@ -26,7 +26,7 @@ def _architectures(args):
     rows = architecture_table(names, include_cnn_average=names is None, **overrides)
     print(format_table(rows))
     if args.json:
-        write_json_atomically(args.json, rows)
+        write_json(args.json, rows, indent=2)
     return 0
 
 

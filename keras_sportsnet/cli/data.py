@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from keras_sportsnet.cli.common import write_json_atomically
+from keras_sportsnet.files import write_json
 
 
 def _scan(args):
@@ -24,7 +24,7 @@ def _scan(args):
     if args.quiet or len(lines) > 1:
         print("\n".join(lines if args.quiet else lines[1:]))
     if args.json:
-        write_json_atomically(args.json, json.loads(report.to_json()))
+        write_json(args.json, json.loads(report.to_json()), indent=2)
     return 1 if (args.strict and report.bad) else 0
 
 

@@ -14,7 +14,10 @@ import sys
 
 import numpy as np
 
-from keras_sportsnet.cli.common import write_json_atomically
+from keras_sportsnet.files import write_json
+from keras_sportsnet.models.backbone import FUSIONS
+from keras_sportsnet.models.backbone import RESOLUTIONS
+from keras_sportsnet.training.transfer import REGIMES
 
 EXAMPLES = __doc__.split("Example:\n", 1)[1]
 
@@ -77,7 +80,7 @@ def _predict(args):
     for path, reason in skipped.items():
         print(f"{path}: not classified: {reason}", file=sys.stderr)
     if args.json:
-        write_json_atomically(args.json, results)
+        write_json(args.json, results, indent=2)
     if args.plot:
         from keras_sportsnet.visualization import plot_video_predictions
 
@@ -217,7 +220,7 @@ def _evaluate(args):
     print()
     print(scores.accuracy_vs_views().format())
     if args.json:
-        write_json_atomically(args.json, {**metrics, "group_mAP": group_map, "metadata": scores.metadata})
+        write_json(args.json, {**metrics, "group_mAP": group_map, "metadata": scores.metadata}, indent=2)
     return 0
 
 
@@ -287,8 +290,8 @@ def register(commands):
                                 epilog="example:\n  " + EXAMPLES.splitlines()[1].strip(), formatter_class=formatter)
     train.add_argument("data", nargs="?", help="folder of class folders (or use --shards)")
     train.add_argument("--shards", help="a folder written by `keras-sportsnet prepare`")
-    train.add_argument("--fusion", default="slow", choices=("single_frame", "early", "late", "slow"))
-    train.add_argument("--resolution", default="full", choices=("full", "multires", "fovea", "context"))
+    train.add_argument("--fusion", default="slow", choices=FUSIONS)
+    train.add_argument("--resolution", default="full", choices=RESOLUTIONS)
     train.add_argument("--spec", help="layer shorthand (default: the paper's network)")
     train.add_argument("--image-size", type=int, help="frame size the model reads (default 170, 178 multires)")
     train.add_argument("--classes", type=int, help="with --shards: number of classes")
@@ -322,7 +325,7 @@ def register(commands):
                                    epilog="example:\n  " + EXAMPLES.splitlines()[3].strip(), formatter_class=formatter)
     transfer.add_argument("data", help="folder of class folders of the new task")
     transfer.add_argument("--weights", required=True, help="the trained model: preset name, hf:// handle or folder")
-    transfer.add_argument("--regime", default="top3", choices=("top", "top3", "all", "scratch"))
+    transfer.add_argument("--regime", default="top3", choices=REGIMES)
     transfer.add_argument("--dropout", type=float, default=0.9, help="before every trained layer (0.9, the paper)")
     transfer.add_argument("--resize-to", type=int, help="centre-square side before cropping (default: the preset's)")
     _add_training_arguments(transfer)
@@ -331,8 +334,8 @@ def register(commands):
     summary = commands.add_parser("summary", help="layers, clip, parameters and FLOPs of a model or preset",
                                   epilog="example:\n  " + EXAMPLES.splitlines()[4].strip(), formatter_class=formatter)
     summary.add_argument("--weights", help="preset name, hf:// handle or folder")
-    summary.add_argument("--fusion", default="slow", choices=("single_frame", "early", "late", "slow"))
-    summary.add_argument("--resolution", default="full", choices=("full", "multires", "fovea", "context"))
+    summary.add_argument("--fusion", default="slow", choices=FUSIONS)
+    summary.add_argument("--resolution", default="full", choices=RESOLUTIONS)
     summary.add_argument("--spec", help="layer shorthand (default: the paper's)")
     summary.add_argument("--classes", type=int, default=487)
     summary.set_defaults(handler=_summary)

@@ -21,9 +21,11 @@ import csv
 import io
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from keras_sportsnet.files import atomic_write
+from keras_sportsnet.files import write_json
 
 __all__ = ["STATE_FILE", "RunState", "atomic_write", "save_variables", "restore_variables", "load_state"]
 
@@ -32,32 +34,6 @@ CHECKPOINT_DIR = "checkpoints"
 BEST_WEIGHTS = "best.weights.h5"
 BEST_INFO = "best.json"
 HISTORY_FILE = "history.csv"
-
-
-def atomic_write(path, write):
-    """Calls ``write(temporary_path)`` then renames the result onto ``path`` (same folder, fsync'd)."""
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    os.makedirs(directory, exist_ok=True)
-    base = os.path.basename(path)
-    suffix = ".weights.h5" if base.endswith(".weights.h5") else os.path.splitext(base)[1]
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{base}.", suffix=f".incomplete{suffix}")
-    os.close(handle)
-    try:
-        write(temporary)
-        with open(temporary, "rb") as file:
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the permissions open() would
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _variables(model):
@@ -112,17 +88,6 @@ def load_state(run_dir):
         return None
     with open(path, encoding="utf-8") as file:
         return RunState(json.load(file))
-
-
-def write_json(path, data):
-    """Writes ``data`` as JSON to ``path`` atomically."""
-    text = json.dumps(data, indent=1)
-
-    def write(temporary):
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(text)
-
-    atomic_write(path, write)
 
 
 def write_state(run_dir, state):

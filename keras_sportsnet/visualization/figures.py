@@ -11,6 +11,7 @@ import io
 import os
 
 import numpy as np
+from matplotlib.figure import Figure  # keras imports matplotlib already: no import-time cost
 
 from keras_sportsnet.validation import check_choice
 
@@ -23,25 +24,13 @@ TRUTH_COLOUR = "#1f77b4"
 """The ground-truth label (blue, as in the paper's Figure 4)."""
 
 
-def _figure_class():
-    """`matplotlib.figure.Figure` that shows itself as a PNG in Jupyter (no pyplot, no ``%matplotlib inline``)."""
-    global _FIGURE_CLASS
-    if _FIGURE_CLASS is None:
-        from matplotlib.figure import Figure
+class SportsNetFigure(Figure):
+    """A matplotlib Figure with ``_repr_png_``: IPython shows it inline as the PNG `save_figure` would write."""
 
-        class SportsNetFigure(Figure):
-            """A Figure with ``_repr_png_``: IPython displays it inline as the PNG `save_figure` would write."""
-
-            def _repr_png_(self):
-                buffer = io.BytesIO()
-                self.savefig(buffer, format="png", bbox_inches="tight")
-                return buffer.getvalue()
-
-        _FIGURE_CLASS = SportsNetFigure
-    return _FIGURE_CLASS
-
-
-_FIGURE_CLASS = None
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def new_figure(width, height, dpi=100):
@@ -63,7 +52,7 @@ def new_figure(width, height, dpi=100):
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    figure = _figure_class()(figsize=(float(width), float(height)), dpi=dpi)
+    figure = SportsNetFigure(figsize=(float(width), float(height)), dpi=dpi)
     FigureCanvasAgg(figure)
     return figure
 
@@ -84,7 +73,7 @@ def save_figure(figure, path, dpi=None):
     save_figure(plot_first_layer_filters(model), "filters.svg")
     ```
     """
-    from keras_sportsnet.training.checkpoints import atomic_write
+    from keras_sportsnet.files import atomic_write
 
     path = os.fspath(path)
     extension = os.path.splitext(path)[1].lower().lstrip(".")

@@ -186,7 +186,7 @@ def animate_first_layer_filters(model, path, *, max_filters=None, columns=None, 
 
     from PIL import Image
 
-    from keras_sportsnet.training.checkpoints import atomic_write
+    from keras_sportsnet.files import atomic_write
 
     path = os.fspath(path)
     if not path.lower().endswith(".gif"):
