@@ -255,7 +255,7 @@ def main(argv=None):
     if args.save_presets:
         from keras_sportsnet.presets.hub import shipped_registry_entry
         from keras_sportsnet.presets.registry import SHIPPED_FILE
-        from keras_sportsnet.files import write_json
+        from keras_sportsnet.utils.files import write_json
 
         entries = {}
         for name, (_, _, _, preset) in ARCHITECTURES.items():

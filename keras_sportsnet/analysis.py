@@ -6,6 +6,7 @@ import keras
 
 from keras_sportsnet.models.backbone import ARCHITECTURES  # noqa: F401  (re-exported: the paper's Table 1)
 from keras_sportsnet.models.backbone import CNN_AVERAGE_MEMBERS
+from keras_sportsnet.utils import tables
 
 __all__ = ["ARCHITECTURES", "count_flops", "architecture_table", "format_table"]
 
@@ -69,7 +70,16 @@ def architecture_table(names=None, include_cnn_average=True, **overrides):
 
 
 def format_table(rows):
-    """Formats `architecture_table` rows as a fixed-width text table."""
+    """Formats `architecture_table` rows as a fixed-width text table.
+
+    Args:
+        rows: list of dicts from `architecture_table`.
+
+    Example:
+    ```python
+    print(format_table(architecture_table(["Slow Fusion"])))
+    ```
+    """
     header = ("architecture", "params", "input clip", "stride", "GFLOPs/clip", "output")
     lines = [
         (
@@ -82,11 +92,7 @@ def format_table(rows):
         )
         for r in rows
     ]
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *lines)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
-    return "\n".join(out)
+    return tables.format_table(header, lines, align="llllll")
 
 
 def _describe(name, model):

@@ -2,7 +2,7 @@
 
 import sys
 
-from keras_sportsnet.files import write_json
+from keras_sportsnet.utils.files import write_json
 
 
 def _architectures(args):

@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from keras_sportsnet.files import write_json
+from keras_sportsnet.utils.files import write_json
 
 
 def _scan(args):
@@ -74,7 +74,7 @@ def _clip_geometry(args):
     from keras_sportsnet.models.backbone import FULL_FRAME_SIZE
     from keras_sportsnet.models.backbone import MULTIRES_FRAME_SIZE
     from keras_sportsnet.models.backbone import TEMPORAL_PLANS
-    from keras_sportsnet.validation import check_choice
+    from keras_sportsnet.utils.checks import check_choice
 
     if args.fusion is not None:
         if args.num_frames is not None or args.frame_stride is not None:

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from keras_sportsnet.files import write_json
+from keras_sportsnet.utils.files import write_json
 from keras_sportsnet.models.backbone import FUSIONS
 from keras_sportsnet.models.backbone import RESOLUTIONS
 from keras_sportsnet.training.transfer import REGIMES

@@ -26,7 +26,7 @@ from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.lists import VideoList
 from keras_sportsnet.data.lists import read_video_folder
 from keras_sportsnet.data.scan import usable_videos
-from keras_sportsnet.validation import check_choice
+from keras_sportsnet.utils.checks import check_choice
 
 __all__ = [
     "LABEL_MODES",

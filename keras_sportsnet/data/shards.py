@@ -40,7 +40,7 @@ import numpy as np
 from keras_sportsnet.data import sampling
 from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.lists import VideoList
-from keras_sportsnet.validation import check_choice
+from keras_sportsnet.utils.checks import check_choice
 
 __all__ = ["prepare_shards", "shard_dataset", "INDEX_FILE"]
 

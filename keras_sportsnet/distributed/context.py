@@ -35,7 +35,7 @@ import sys
 
 import keras
 
-from keras_sportsnet.validation import check_choice
+from keras_sportsnet.utils.checks import check_choice
 
 __all__ = ["DistributedContext", "setup", "current", "reset", "cluster_from_environment", "simulate_cpu_devices"]
 

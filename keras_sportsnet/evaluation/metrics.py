@@ -25,9 +25,10 @@ import numbers
 
 import numpy as np
 
-from keras_sportsnet.validation import check_class_names as _check_class_names
-from keras_sportsnet.validation import check_positive_int as _check_positive_int
-from keras_sportsnet.validation import is_int as _is_int
+from keras_sportsnet.utils.checks import check_class_names as _check_class_names
+from keras_sportsnet.utils.tables import format_markdown_table
+from keras_sportsnet.utils.checks import check_positive_int as _check_positive_int
+from keras_sportsnet.utils.checks import is_int as _is_int
 
 __all__ = [
     "AGGREGATION_RULES",
@@ -106,7 +107,7 @@ def as_multi_hot(labels, num_classes):
            [0, 0, 0],
            [0, 1, 0]], dtype=uint8)
     """
-    num_classes = _check_positive_int(num_classes, "num_classes")
+    num_classes = _check_positive_int("num_classes", num_classes)
     if isinstance(labels, (list, tuple)):
         return _multi_hot_from_sequence(labels, num_classes)
     try:
@@ -219,7 +220,7 @@ def hit_at_k(scores, labels, k=1):
     scores = _check_scores(scores)
     labels = as_multi_hot(labels, scores.shape[1])
     _check_lengths(scores, labels)
-    k = min(_check_positive_int(k, "k"), scores.shape[1])
+    k = min(_check_positive_int("k", k), scores.shape[1])
     keep = labels.any(axis=1)
     if not keep.any():
         return math.nan
@@ -477,7 +478,7 @@ def confusion_matrix(scores, labels, num_classes):
     array([[1, 0],
            [1, 1]])
     """
-    num_classes = _check_positive_int(num_classes, "num_classes")
+    num_classes = _check_positive_int("num_classes", num_classes)
     array = np.asarray(scores)
     if array.ndim == 1:
         if array.size and not np.issubdtype(array.dtype, np.integer):
@@ -533,7 +534,7 @@ def most_confused_pairs(matrix, class_names, top=10):
     if counts.size and not (np.issubdtype(counts.dtype, np.number) and np.isfinite(counts).all() and (counts >= 0).all()):
         raise ValueError("`matrix` must hold non-negative counts. Received: negative or non-finite entries")
     names = _check_class_names(class_names, counts.shape[0])
-    top = _check_positive_int(top, "top", allow_none=True)
+    top = _check_positive_int("top", top, allow_none=True)
     off = counts.astype(np.float64).copy()
     np.fill_diagonal(off, 0)
     true, predicted = np.nonzero(off)
@@ -582,7 +583,7 @@ def compare_per_class_ap(ap_a, ap_b, class_names, top=10):
     if b.shape != a.shape:
         raise ValueError(f"`ap_b` must have the shape of `ap_a`. Received: ap_a.shape={a.shape}, ap_b.shape={b.shape}")
     names = _check_class_names(class_names, a.shape[0])
-    top = _check_positive_int(top, "top", allow_none=True)
+    top = _check_positive_int("top", top, allow_none=True)
     difference = a - b
     valid = ~np.isnan(difference)
     indices = np.arange(a.shape[0])
@@ -709,55 +710,3 @@ def aggregate(scores, rule="mean_probability", axis=-2, from_logits=True, mask=N
     return out
 
 
-# --------------------------------------------------------------------------- tables
-
-
-def _cell(value, float_format):
-    if value is None:
-        return ""
-    if isinstance(value, (float, np.floating)):
-        return "-" if math.isnan(value) else format(float(value), float_format)
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def format_markdown_table(header, rows, float_format=".4f"):
-    """A GitHub-flavoured Markdown table.
-
-    Floats are written with `float_format` (NaN as ``-``), ``None`` as an
-    empty cell, anything else with `str` (``|`` escaped); columns holding
-    only numbers are right-aligned.
-
-    Args:
-        header: sequence of column titles.
-        rows: sequence of rows, each with one value per column.
-        float_format: str, a `format` spec for floats.
-
-    Returns:
-        str, lines joined by ``"\\n"``, without a trailing newline.
-
-    Example:
-    >>> print(format_markdown_table(["model", "hit@1"], [["slow", 0.5], ["late", float("nan")]]))
-    | model | hit@1 |
-    | --- | ---: |
-    | slow | 0.5000 |
-    | late | - |
-    """
-    if isinstance(header, str) or not hasattr(header, "__len__") or not len(header):
-        raise ValueError(f"`header` must be a non-empty sequence of column titles. Received: header={header!r}")
-    if not isinstance(float_format, str):
-        raise ValueError(f"`float_format` must be a format spec str such as '.4f'. Received: float_format={float_format!r}")
-    rows = [list(row) for row in rows]
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            raise ValueError(f"`rows` must have {len(header)} values per row (one per column). Received: rows[{i}] has {len(row)}")
-    numeric = [bool(rows) and all(_is_number(row[c]) for row in rows) for c in range(len(header))]
-    lines = [
-        "| " + " | ".join(_cell(h, float_format) for h in header) + " |",
-        "| " + " | ".join("---:" if n else "---" for n in numeric) + " |",
-    ]
-    lines += ["| " + " | ".join(_cell(v, float_format) for v in row) + " |" for row in rows]
-    return "\n".join(lines)

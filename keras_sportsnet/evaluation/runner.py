@@ -31,7 +31,7 @@ from keras_sportsnet.data.scan import usable_videos
 from keras_sportsnet.data.transforms import EVALUATION_VIEWS
 from keras_sportsnet.data.transforms import PAPER_RESIZE
 from keras_sportsnet.evaluation.scores import VideoScores
-from keras_sportsnet.validation import check_choice
+from keras_sportsnet.utils.checks import check_choice
 
 __all__ = ["evaluate_videos"]
 

@@ -17,7 +17,7 @@ from keras_sportsnet.spec import Norm
 from keras_sportsnet.spec import Pool
 from keras_sportsnet.spec import parse_spec
 from keras_sportsnet.spec import split_spec
-from keras_sportsnet.validation import check_choice
+from keras_sportsnet.utils.checks import check_choice
 
 __all__ = [
     "SportsNetBackbone",

@@ -24,8 +24,8 @@ import os
 
 import numpy as np
 
-from keras_sportsnet.files import atomic_write
-from keras_sportsnet.files import write_json
+from keras_sportsnet.utils.files import atomic_write
+from keras_sportsnet.utils.files import write_json
 
 __all__ = ["STATE_FILE", "RunState", "atomic_write", "save_variables", "restore_variables", "load_state"]
 

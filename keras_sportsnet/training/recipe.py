@@ -15,7 +15,7 @@ import dataclasses
 
 import keras
 
-from keras_sportsnet.validation import check_choice
+from keras_sportsnet.utils.checks import check_choice
 
 __all__ = ["TrainingRecipe", "PAPER_RECIPE", "compile_model", "HitAtK", "mixed_precision"]
 

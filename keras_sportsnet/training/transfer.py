@@ -17,7 +17,7 @@ import os
 from keras_sportsnet.models.backbone import SportsNetBackbone
 from keras_sportsnet.models.classifier import SportsNetVideoClassifier
 from keras_sportsnet.models.surgery import inflate_weights
-from keras_sportsnet.validation import check_choice
+from keras_sportsnet.utils.checks import check_choice
 
 __all__ = ["REGIMES", "REGIME_NAMES", "transfer_model", "transfer_sweep"]
 

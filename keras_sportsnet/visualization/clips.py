@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_sportsnet.validation import check_class_names, check_positive_int
+from keras_sportsnet.utils.checks import check_class_names, check_positive_int
 from keras_sportsnet.visualization.figures import as_image, finish, new_figure, short_name
 
 
@@ -24,7 +24,7 @@ def take_clips(data, count):
     clips, labels = take_clips(dataset, 4)
     ```
     """
-    count = check_positive_int(count, "max_clips")
+    count = check_positive_int("max_clips", count)
     if hasattr(data, "take") and hasattr(data, "element_spec"):
         clips, labels = [], []
         for element in data.as_numpy_iterator():
@@ -90,7 +90,7 @@ def plot_clip_montage(clips, *, labels=None, class_names=None, max_clips=8, max_
     plot_clip_montage(train, max_clips=4)
     ```
     """
-    frames_wanted = check_positive_int(max_frames, "max_frames")
+    frames_wanted = check_positive_int("max_frames", max_frames)
     array, dataset_labels = take_clips(clips, max_clips)
     if labels is None:
         labels = dataset_labels

@@ -7,7 +7,7 @@ Each function takes what `keras_sportsnet.evaluate_videos` returns (a
 
 import numpy as np
 
-from keras_sportsnet.validation import check_class_names, check_positive_int
+from keras_sportsnet.utils.checks import check_class_names, check_positive_int
 from keras_sportsnet.visualization.figures import finish, new_figure, short_name
 
 MODEL_COLOURS = ("#1f77b4", "#ff7f0e")
@@ -60,7 +60,7 @@ def plot_per_class_ap_difference(scores_a, scores_b, *, class_names=None, names=
         ap_a, ap_b = np.asarray(scores_a, np.float64), np.asarray(scores_b, np.float64)
         if class_names is None:
             raise ValueError("`class_names` is required when `scores_a`/`scores_b` are AP arrays.")
-    a_better, b_better = compare_per_class_ap(ap_a, ap_b, class_names, top=check_positive_int(top, "top"))
+    a_better, b_better = compare_per_class_ap(ap_a, ap_b, class_names, top=check_positive_int("top", top))
     rows = a_better + b_better[::-1]
     figure = new_figure(6.4, 0.28 * max(len(rows), 2) + 1.4)
     ax = figure.add_subplot()

@@ -13,7 +13,7 @@ import os
 import numpy as np
 from matplotlib.figure import Figure  # keras imports matplotlib already: no import-time cost
 
-from keras_sportsnet.validation import check_choice
+from keras_sportsnet.utils.checks import check_choice
 
 FORMATS = ("png", "svg", "pdf")
 CORRECT_COLOUR = "#2ca02c"
@@ -73,7 +73,7 @@ def save_figure(figure, path, dpi=None):
     save_figure(plot_first_layer_filters(model), "filters.svg")
     ```
     """
-    from keras_sportsnet.files import atomic_write
+    from keras_sportsnet.utils.files import atomic_write
 
     path = os.fspath(path)
     extension = os.path.splitext(path)[1].lower().lstrip(".")

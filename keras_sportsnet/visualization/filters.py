@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from keras_sportsnet.validation import check_choice, check_positive_int
+from keras_sportsnet.utils.checks import check_choice, check_positive_int
 from keras_sportsnet.visualization.figures import finish, new_figure
 
 FIRST_CONV = re.compile(r"^(?P<stream>[a-z]+)_(?P<position>\d+)_conv$")
@@ -138,10 +138,10 @@ def plot_first_layer_filters(model, *, max_filters=None, columns=None, normalize
     kernels = first_layer_filters(model)
     shown = {}
     for stream, kernel in kernels.items():
-        count = kernel.shape[-1] if max_filters is None else check_positive_int(max_filters, "max_filters")
+        count = kernel.shape[-1] if max_filters is None else check_positive_int("max_filters", max_filters)
         shown[stream] = _normalized(kernel[..., :count], normalize)
     if columns is not None:
-        check_positive_int(columns, "columns")
+        check_positive_int("columns", columns)
     first = next(iter(shown.values()))
     num_filters, num_frames, height, width = first.shape[:4]
     rows, grid_columns = _layout(num_filters, num_frames, columns)
@@ -186,7 +186,7 @@ def animate_first_layer_filters(model, path, *, max_filters=None, columns=None, 
 
     from PIL import Image
 
-    from keras_sportsnet.files import atomic_write
+    from keras_sportsnet.utils.files import atomic_write
 
     path = os.fspath(path)
     if not path.lower().endswith(".gif"):
@@ -194,10 +194,10 @@ def animate_first_layer_filters(model, path, *, max_filters=None, columns=None, 
     check_choice("normalize", normalize, NORMALIZATIONS)
     if not fps > 0:
         raise ValueError(f"`fps` must be > 0. Received: fps={fps!r}")
-    scale = check_positive_int(scale, "scale")
+    scale = check_positive_int("scale", scale)
     mosaics = []
     for kernel in first_layer_filters(model).values():
-        count = kernel.shape[-1] if max_filters is None else check_positive_int(max_filters, "max_filters")
+        count = kernel.shape[-1] if max_filters is None else check_positive_int("max_filters", max_filters)
         images = _normalized(kernel[..., :count], normalize)  # (F, T, H, W, 3)
         num_filters, num_frames, height, width = images.shape[:4]
         rows, grid_columns = _layout(num_filters, 1, columns)

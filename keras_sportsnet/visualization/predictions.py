@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from keras_sportsnet.validation import check_class_names, check_positive_int
+from keras_sportsnet.utils.checks import check_class_names, check_positive_int
 
 from keras_sportsnet.visualization.figures import (
     CORRECT_COLOUR,
@@ -63,8 +63,8 @@ def plot_predictions(probabilities, *, labels=None, class_names=None, images=Non
         raise ValueError("`probabilities` must be finite. Received: NaN or infinite values")
     count, num_classes = scores.shape
     names = [str(i) for i in range(num_classes)] if class_names is None else check_class_names(class_names, num_classes)
-    top = check_positive_int(top, "top")
-    columns = check_positive_int(columns, "columns")
+    top = check_positive_int("top", top)
+    columns = check_positive_int("columns", columns)
     truth = None if labels is None else as_multi_hot(labels, num_classes).astype(bool)
     if truth is not None and truth.shape[0] != count:
         raise ValueError(f"`labels` must have one entry per row of `probabilities` ({count}). Received: {truth.shape[0]}")
@@ -141,7 +141,7 @@ def video_thumbnail(path, size=None):
     info = probe_video(path)
     frame = read_clip(path, [info.num_frames // 2])[0]
     if size is not None:
-        step = max(1, int(np.ceil(max(frame.shape[:2]) / check_positive_int(size, "size"))))
+        step = max(1, int(np.ceil(max(frame.shape[:2]) / check_positive_int("size", size))))
         frame = frame[::step, ::step]
     return frame
 
@@ -175,7 +175,7 @@ def plot_video_predictions(scores, *, top=5, max_videos=8, videos=None, columns=
     if not isinstance(scores, VideoScores):
         raise TypeError(f"`scores` must be a keras_sportsnet.evaluation.VideoScores. Received: {type(scores).__name__}")
     if videos is None:
-        videos = range(min(check_positive_int(max_videos, "max_videos"), scores.num_videos))
+        videos = range(min(check_positive_int("max_videos", max_videos), scores.num_videos))
     videos = [int(v) for v in videos]
     bad = [v for v in videos if not 0 <= v < scores.num_videos]
     if bad or not videos:
