@@ -48,3 +48,15 @@ def write_class_videos(root, class_names, videos_per_class, make_frames, **encod
         for video in range(videos_per_class):
             write_video(os.path.join(root, name, f"v{video}.mp4"), make_frames(label, video), **encoding)
     return root
+
+
+@pytest.fixture(scope="session")
+def real_videos():
+    """``{name: path}`` of the real sample videos (tests/real_videos.py fetches and caches them; never skipped)."""
+    import real_videos as corpus
+
+    try:
+        root = corpus.corpus_dir()
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+    return {name: os.path.join(root, name) for name in corpus.ALL_VIDEOS}
