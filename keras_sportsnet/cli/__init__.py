@@ -1,76 +1,123 @@
-"""The ``keras-sportsnet`` command line.
+"""The ``keras-sportsnet`` command line: argument parsing and printing over `keras_sportsnet.workflows`.
 
-Subcommands:
-    architectures   build every paper architecture and print a table of
-                    parameters, input clip, analytic GFLOPs per clip, output.
-    scan            probe every video of folders/files in parallel, report the
-                    unreadable, empty, truncated, non-video and too-short ones
-                    (with a reusable manifest).
-    prepare         sample clips of a video collection into sharded TFRecord
-                    files of JPEG frames (the path for Sports-1M-sized data).
-    presets         list the registered weights presets (name, architecture,
-                    dataset, params, metrics), or describe one preset.
-    predict         classify videos with a preset: top-5 with class names.
-    train           train a model on a folder of videos (or shards) with the
-                    paper's recipe; resumable; writes a preset.
-    evaluate        the paper's video-level evaluation (20 clips x 4 views):
-                    Hit@1/5, mAP, accuracy vs clips and views; saves scores.
-    transfer        fine-tune a trained model on new classes (top layer, top 3
-                    layers, all layers, or from scratch).
-    summary         layers, clip geometry, parameters and FLOPs of a model.
-    plot            figures: first-layer filters, training curves, prediction
-                    strips, confusion matrix, accuracy vs views, Table 2.
-
-Exit codes: 0 success; 1 finished but some inputs were bad (listed on stderr);
-2 usage or input error (the message names the file or argument); 130 interrupted.
+``keras-sportsnet --help`` lists the subcommands; ``keras-sportsnet COMMAND
+--help`` shows one, with examples. Nothing heavy is imported until a
+subcommand runs, so help and argument errors answer at once.
 
 Example:
-    keras-sportsnet architectures
-    keras-sportsnet architectures --spec "C(16,5,2)-N-P-C(32,3,1)-P-FC(64)" --classes 101 --json out.json
-    keras-sportsnet scan videos/ --manifest videos.manifest.json --min-frames 10
-    keras-sportsnet prepare videos/ shards/ --fusion slow --clips-per-video 4 --seed 0
+```python
+from keras_sportsnet.cli import main
+main(["presets"])   # the exit code: 0
+```
 """
 
 import argparse
-import os
 import sys
+import traceback
 
 from keras_sportsnet.cli import architectures
+from keras_sportsnet.cli import common
 from keras_sportsnet.cli import data
 from keras_sportsnet.cli import models
 from keras_sportsnet.cli import plots
 from keras_sportsnet.cli import workflow
+from keras_sportsnet.version import __version__
+
+__all__ = ["build_parser", "main"]
 
 SUBCOMMAND_MODULES = (architectures, data, models, workflow, plots)
 
+DESCRIPTION = "Video CNNs of Karpathy et al. (CVPR 2014) for Keras 3: train, evaluate and use them from the shell."
+EPILOG = """\
+Exit codes:
+  0    success
+  1    finished, but some inputs were bad (listed on stderr), or training stopped without a usable model
+  2    usage or input error (one line naming the argument or file; nothing was done)
+  70   internal error (a bug: the traceback is printed; please report it)
+  130  interrupted (Ctrl-C)
+
+Examples:
+  keras-sportsnet predict --demo
+  keras-sportsnet predict --help
+"""
+
+# Failures a user can fix: one line (the error's message), exit code 2. Anything else is a bug.
+_EXPECTED = (ValueError, OSError, ImportError, FloatingPointError, MemoryError)
+_EXPECTED_BY_NAME = ("ResourceExhaustedError", "InvalidArgumentError", "NotFoundError", "PermissionDeniedError",
+                     "HfHubHTTPError", "HTTPError")
+
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="keras-sportsnet",
-        description="Video CNNs of Karpathy et al. (CVPR 2014) for Keras 3.",
-    )
+    """The ``keras-sportsnet`` argument parser (every subcommand registered; nothing heavy imported).
+
+    Example:
+    ```python
+    build_parser().parse_args(["scan", "videos/"])
+    ```
+    """
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show TensorFlow's and absl's start-up logs, full warnings and tracebacks")
+    parser = argparse.ArgumentParser(prog="keras-sportsnet", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", default=False,
+                        help="show TensorFlow's and absl's start-up logs, full warnings and tracebacks")
+    parser.add_argument("--version", action="version", version=f"keras-sportsnet {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in SUBCOMMAND_MODULES:
-        module.register(commands)
+        module.register(commands, parents=[shared])
     return parser
 
 
+def _is_expected(error):
+    return isinstance(error, _EXPECTED) or any(cls.__name__ in _EXPECTED_BY_NAME for cls in type(error).__mro__)
+
+
+def _message(error):
+    if isinstance(error, MemoryError):
+        return f"out of memory ({error or 'MemoryError'}); use smaller inputs (--batch-size, --clips) or more memory"
+    text = str(error).strip() or type(error).__name__
+    if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
+        text = f"{error.filename}: {text}"
+    return text
+
+
 def main(argv=None):
-    """Entry point of the ``keras-sportsnet`` command."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Entry point of the ``keras-sportsnet`` command; returns the exit code.
+
+    Args:
+        argv: list of str, or None for ``sys.argv[1:]``.
+
+    Example:
+    ```python
+    exit_code = main(["scan", "videos/", "--quiet"])
+    ```
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # usage errors: argparse prints them and exits with 2
     if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return args.handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as error:  # VideoError, PresetError too
-        print(f"keras-sportsnet {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"keras-sportsnet {args.command}: interrupted", file=sys.stderr)
-        return 130
+        parser.print_help(sys.stderr)
+        return common.USAGE_ERROR
+    name = f"keras-sportsnet {args.command}"
+    with common.quiet_startup(args.verbose):
+        try:
+            needs = getattr(args, "needs", ())
+            if needs:
+                common.import_backend(args.verbose, tensorflow="tensorflow" in needs)
+            return args.handler(args)
+        except KeyboardInterrupt:
+            print(f"{name}: interrupted", file=sys.stderr)
+            return common.INTERRUPTED
+        except Exception as error:  # noqa: BLE001: every failure ends in one line or a bug report
+            if not _is_expected(error):
+                traceback.print_exc()
+                print(f"{name}: internal error ({type(error).__name__}): this is a bug in keras_sportsnet; please "
+                      "report it with the traceback above.", file=sys.stderr)
+                return common.INTERNAL_ERROR
+            if args.verbose:
+                traceback.print_exc()
+            print(f"{name}: error: {_message(error)}", file=sys.stderr)
+            return common.USAGE_ERROR
 
 
 if __name__ == "__main__":

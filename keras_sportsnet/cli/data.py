@@ -1,18 +1,47 @@
 """``keras-sportsnet scan`` and ``prepare``: check a video collection, write clip shards."""
 
-import json
+import argparse
 import os
 import sys
 
-from keras_sportsnet.utils.files import write_json
+from keras_sportsnet.cli.common import FUSIONS
+from keras_sportsnet.cli.common import RESOLUTIONS
+from keras_sportsnet.cli.common import SHORT_VIDEO_POLICIES
+from keras_sportsnet.cli.common import SOME_INPUTS_BAD
+from keras_sportsnet.cli.common import SUCCESS
+from keras_sportsnet.cli.common import UsageError
+from keras_sportsnet.cli.common import add_subcommand
+from keras_sportsnet.cli.common import check_inputs_exist
+from keras_sportsnet.cli.common import check_output_file
+from keras_sportsnet.cli.common import check_output_folder
+from keras_sportsnet.cli.common import comma_list
+from keras_sportsnet.cli.common import int_at_least
+from keras_sportsnet.cli.common import is_uri
+from keras_sportsnet.cli.common import non_negative_int
+from keras_sportsnet.cli.common import positive_int
+
+__all__ = ["register"]
+
+SCAN_EXAMPLES = [
+    "keras-sportsnet scan my_videos/ --manifest my_videos.manifest.json --min-frames 10",
+    "keras-sportsnet scan my_videos/ my_video.mp4 --json scan_report.json --quiet",
+]
+PREPARE_EXAMPLES = [
+    "keras-sportsnet prepare my_videos/ shards/ --fusion slow --image-size 64 --resize-to 72 --clips-per-video 4",
+    "keras-sportsnet prepare my_videos/ shards_part0/ --fusion slow --num-shards 2 --shard-index 0 --workers 2",
+]
 
 
 def _scan(args):
     from keras_sportsnet.data.scan import scan_videos
+    from keras_sportsnet.utils.files import write_text
 
+    check_inputs_exist(args.paths, "paths")
+    check_output_file(args.manifest, "--manifest")
+    check_output_file(args.json, "--json")
     report = scan_videos(
         args.paths,
-        extensions=args.extensions.split(",") if args.extensions else None,
+        extensions=args.extensions,
         follow_links=args.follow_links,
         min_frames=args.min_frames,
         num_workers=args.workers,
@@ -24,8 +53,8 @@ def _scan(args):
     if args.quiet or len(lines) > 1:
         print("\n".join(lines if args.quiet else lines[1:]))
     if args.json:
-        write_json(args.json, json.loads(report.to_json()), indent=2)
-    return 1 if (args.strict and report.bad) else 0
+        write_text(args.json, report.to_json())
+    return SOME_INPUTS_BAD if report.bad else SUCCESS
 
 
 def _read_videos(args):
@@ -41,30 +70,37 @@ def _read_videos(args):
     elif os.path.isfile(args.source):
         videos = lists.read_video_list(args.source)
     else:
-        raise ValueError(f"`source` {args.source!r} is neither a folder of class folders nor a list file")
+        raise UsageError(f"`source`: {args.source} does not exist (give a folder of class folders or a list file).")
     if args.split is not None:
-        videos = lists.split_videos(videos, args.split, fractions=_fractions(args.split_fractions), seed=args.split_seed)
+        videos = lists.split_videos(videos, args.split, fractions=tuple(args.split_fractions), seed=args.split_seed)
     return videos
 
 
 def _fractions(text):
     try:
-        fractions = tuple(float(v) for v in text.split(","))
+        values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise ValueError(f"--split-fractions must be three comma-separated numbers such as 0.7,0.1,0.2. Received: {text!r}") from None
-    return fractions
+        values = ()
+    if len(values) != 3 or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"must be three comma-separated fractions such as 0.7,0.1,0.2; "
+                                         f"received {text!r}")
+    return values
 
 
-def _write_text_atomically(path, text):
-    """Writes `text` to a local path or tf.io.gfile URI: a temporary name, then a rename."""
-    import tensorflow as tf
+def _write_text(path, text):
+    """Writes ``text`` to a local path (atomically) or to a tf.io.gfile URI (temporary name, then a rename)."""
+    if not is_uri(path):
+        from keras_sportsnet.utils.files import write_text
 
-    folder = path.rsplit("/", 1)[0] if "/" in path else ""
-    if folder:
-        tf.io.gfile.makedirs(folder)
+        write_text(path, text)
+        return
+    from keras_sportsnet.utils.imports import require_tensorflow
+
+    tf = require_tensorflow(f"writing {path}")
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
     temporary = f"{path}.incomplete{os.getpid()}"
-    with tf.io.gfile.GFile(temporary, "w") as f:
-        f.write(text)
+    with tf.io.gfile.GFile(temporary, "w") as file:
+        file.write(text)
     tf.io.gfile.rename(temporary, path, overwrite=True)
 
 
@@ -74,24 +110,36 @@ def _clip_geometry(args):
     from keras_sportsnet.models.backbone import FULL_FRAME_SIZE
     from keras_sportsnet.models.backbone import MULTIRES_FRAME_SIZE
     from keras_sportsnet.models.backbone import TEMPORAL_PLANS
-    from keras_sportsnet.utils.checks import check_choice
 
     if args.fusion is not None:
-        if args.num_frames is not None or args.frame_stride is not None:
-            raise ValueError("Pass either --fusion or --num-frames/--frame-stride, not both.")
-        check_choice("--fusion", args.fusion, tuple(TEMPORAL_PLANS))
-        check_choice("--resolution", args.resolution, ("full", "multires", "fovea", "context"))
         plan = TEMPORAL_PLANS[args.fusion]
         size = args.image_size or (FULL_FRAME_SIZE if args.resolution == "full" else MULTIRES_FRAME_SIZE)
         return ClipGeometry(plan["num_frames"], plan["frame_stride"], size)
-    if args.num_frames is None:
-        raise ValueError("Say which clips to make: --fusion (and --resolution), or --num-frames.")
     return ClipGeometry(args.num_frames, args.frame_stride or 1, args.image_size or FULL_FRAME_SIZE)
+
+
+def _check_prepare_arguments(args):
+    """Every usage mistake of ``prepare``, found before any video is read."""
+    if args.fusion is not None and (args.num_frames is not None or args.frame_stride is not None):
+        raise UsageError("Pass either --fusion or --num-frames/--frame-stride, not both.")
+    if args.fusion is None and args.num_frames is None:
+        raise UsageError("Say which clips to make: --fusion (and --resolution), or --num-frames.")
+    if args.shard_index >= args.num_shards:
+        raise UsageError(f"`--shard-index` must be in [0, --num-shards) = [0, {args.num_shards}). "
+                         f"Received: --shard-index {args.shard_index}")
+    if args.ucf101_fold is None and not args.sports1m_partition:
+        check_inputs_exist([args.source], "source")
+    for partition in args.sports1m_partition or ():
+        check_inputs_exist([partition], "--sports1m-partition")
+    check_output_folder(args.output, "output")
+    check_output_file(args.report, "--report")
+    check_output_file(args.missing_list, "--missing-list")
 
 
 def _prepare(args):
     from keras_sportsnet.data.shards import prepare_shards
 
+    _check_prepare_arguments(args)
     geometry = _clip_geometry(args)
     videos = _read_videos(args)
     if args.clips_per_video is None and args.max_clips_per_video is None:
@@ -101,19 +149,14 @@ def _prepare(args):
             args.clips_per_video = 1
     missing_list = args.missing_list or (args.output.rstrip("/") + "/missing_videos.txt")
     if videos.missing:
-        _write_text_atomically(missing_list, "".join(f"{m}\n" for m in videos.missing))
-        print(
-            f"{len(videos.missing)} listed video(s) not found (e.g. {videos.missing[0]}); the list: {missing_list}",
-            file=sys.stderr,
-        )
+        _write_text(missing_list, "".join(f"{m}\n" for m in videos.missing))
+        print(f"{len(videos.missing)} listed video(s) not found (e.g. {videos.missing[0]}); the list: {missing_list}",
+              file=sys.stderr)
     clips = (f"{args.clips_per_video} clips" if args.max_clips_per_video is None
              else f"up to {args.max_clips_per_video} clips")
     split = f" ({args.split} split)" if args.split else ""
-    print(
-        f"Preparing {len(videos)} videos{split} x {clips} of {geometry.num_frames} frames "
-        f"(stride {geometry.frame_stride}) -> {args.output}",
-        file=sys.stderr,
-    )
+    print(f"Preparing {len(videos)} videos{split} x {clips} of {geometry.num_frames} frames "
+          f"(stride {geometry.frame_stride}) -> {args.output}", file=sys.stderr)
     index = prepare_shards(
         videos,
         args.output,
@@ -136,46 +179,52 @@ def _prepare(args):
     )
     num_files = index["settings"]["num_files"]
     if args.report:
-        _write_text_atomically(args.report, json.dumps({
-            "output": args.output,
-            "videos": len(videos),
-            "complete": index["complete"],
-            "files_done": len(index["shards"]),
-            "num_files": num_files,
-            "clips": index["clips"],
-            "skipped": index["skipped"],
-            "missing": list(videos.missing),
+        import json
+
+        _write_text(args.report, json.dumps({
+            "output": args.output, "videos": len(videos), "complete": index["complete"],
+            "files_done": len(index["shards"]), "num_files": num_files, "clips": index["clips"],
+            "skipped": index["skipped"], "missing": list(videos.missing),
         }, indent=2))
     if not index["complete"]:
-        print(
-            f"Wrote {index['clips']} clips in {len(index['shards'])} of {num_files} files "
-            f"(shard {args.shard_index} of {args.num_shards}); the other shards' files are not all done yet."
-        )
+        print(f"Wrote {index['clips']} clips in {len(index['shards'])} of {num_files} files "
+              f"(shard {args.shard_index} of {args.num_shards}); the other shards' files are not all done yet.")
     else:
-        print(
-            f"Wrote {index['clips']} clips in {len(index['shards'])} files to {args.output}; "
-            f"{len(index['skipped'])} video(s) skipped, {len(videos.missing)} missing."
-        )
+        print(f"Wrote {index['clips']} clips in {len(index['shards'])} files to {args.output}; "
+              f"{len(index['skipped'])} video(s) skipped, {len(videos.missing)} missing.")
     for path, reason in sorted(index["skipped"].items()):
-        print(f"  skipped {path}: {reason}")
-    return 0
+        print(f"  skipped {path}: {reason}", file=sys.stderr)
+    return SOME_INPUTS_BAD if (index["skipped"] or videos.missing) else SUCCESS
 
 
-def register(commands):
-    scan = commands.add_parser("scan", help="probe every video, report the bad ones with the reason")
+def register(commands, parents=()):
+    scan = add_subcommand(
+        commands, "scan", parents=parents,
+        help="probe every video, report the bad ones with the reason",
+        description="Probes every video of folders (searched recursively) and files, in parallel, and reports the "
+                    "unreadable, empty, truncated, non-video and too-short ones with the reason. Exit code 1 when "
+                    "a file is bad, 2 when a path does not exist.",
+        examples=SCAN_EXAMPLES)
     scan.add_argument("paths", nargs="+", help="folders (searched recursively) and/or video files")
     scan.add_argument("--manifest", help="JSON manifest to reuse and rewrite (unchanged files are not probed again)")
-    scan.add_argument("--min-frames", type=int, default=1, help="report videos with fewer frames as too short")
-    scan.add_argument("--extensions", help="comma-separated extensions to pick up in folders (default: common video types)")
+    scan.add_argument("--min-frames", type=positive_int, default=1, help="report videos with fewer frames as too short")
+    scan.add_argument("--extensions", type=comma_list,
+                      help="comma-separated extensions to pick up in folders (default: common video types)")
     scan.add_argument("--follow-links", action="store_true", help="descend into symbolic links to folders")
-    scan.add_argument("--workers", type=int, help="probing threads (default: 2 x CPUs, at most 8)")
+    scan.add_argument("--workers", type=positive_int, help="probing threads (default: 2 x CPUs, at most 8)")
     scan.add_argument("--json", help="also write the full report (every video's probe) as JSON to this path")
-    scan.add_argument("--strict", action="store_true", help="exit with status 1 if any file is bad")
     scan.add_argument("--quiet", action="store_true", help="no progress line")
-    scan.set_defaults(handler=_scan)
+    scan.set_defaults(handler=_scan, needs=("keras",))
 
-    prepare = commands.add_parser("prepare", help="write sampled clips as sharded TFRecord files of JPEG frames")
-    prepare.add_argument("source", help="folder of class folders, a CSV/TSV list, or the video root of --ucf101-fold/--sports1m-partition")
+    prepare = add_subcommand(
+        commands, "prepare", parents=parents,
+        help="write sampled clips as sharded TFRecord files of JPEG frames",
+        description="Samples clips from a video collection and writes them as sharded TFRecord files of JPEG frames "
+                    "(the path for Sports-1M-sized data; `train --shards` reads them). Resumable: finished files "
+                    "are kept. Exit code 1 when videos were skipped or missing.",
+        examples=PREPARE_EXAMPLES)
+    prepare.add_argument("source", help="folder of class folders, a CSV/TSV list, or the video root of "
+                                        "--ucf101-fold/--sports1m-partition")
     prepare.add_argument("output", help="output folder (local path or a tf.io.gfile URI such as gs://bucket/dir)")
     prepare.add_argument("--ucf101-fold", type=int, choices=(1, 2, 3), help="read UCF-101's official split of this fold")
     prepare.add_argument("--ucf101-subset", default="train", choices=("train", "test"))
@@ -183,32 +232,40 @@ def register(commands):
                          help="a Sports-1M partition file (train_partition.txt ...); repeat to read several")
     prepare.add_argument("--split", choices=("train", "validation", "test"),
                          help="keep only this part of a by-video split (the paper's 70/10/20 on Sports-1M)")
-    prepare.add_argument("--split-fractions", default="0.7,0.1,0.2", help="train,validation,test fractions of --split")
-    prepare.add_argument("--split-seed", type=int, default=0, help="seed of --split (a video's part depends only on it and its id)")
-    prepare.add_argument("--fusion", help="take the clip geometry of this fusion: single_frame, early, late, slow")
-    prepare.add_argument("--resolution", default="full", help="with --fusion: full (170) or multires/fovea/context (178)")
-    prepare.add_argument("--num-frames", type=int, help="frames per clip (instead of --fusion)")
-    prepare.add_argument("--frame-stride", type=int, help="gap between clip frames (instead of --fusion)")
-    prepare.add_argument("--image-size", type=int, help="crop the reader makes (default 170, or 178 for multires)")
+    prepare.add_argument("--split-fractions", type=_fractions, default=(0.7, 0.1, 0.2),
+                         help="train,validation,test fractions of --split (default 0.7,0.1,0.2)")
+    prepare.add_argument("--split-seed", type=int, default=0,
+                         help="seed of --split (a video's part depends only on it and its id)")
+    prepare.add_argument("--fusion", choices=FUSIONS, help="take the clip geometry of this fusion")
+    prepare.add_argument("--resolution", default="full", choices=RESOLUTIONS,
+                         help="with --fusion: full (170) or multires/fovea/context (178)")
+    prepare.add_argument("--num-frames", type=positive_int, help="frames per clip (instead of --fusion)")
+    prepare.add_argument("--frame-stride", type=positive_int, help="gap between clip frames (instead of --fusion)")
+    prepare.add_argument("--image-size", type=positive_int, help="crop the reader makes (default 170, or 178 for multires)")
     clips = prepare.add_mutually_exclusive_group()
-    clips.add_argument("--clips-per-video", type=int, help="exactly this many clips from every video (default 1)")
-    clips.add_argument("--max-clips-per-video", type=int,
-                       help="up to this many clips per video, as many as fit end to end (default 100 with --sports1m-partition)")
+    clips.add_argument("--clips-per-video", type=positive_int, help="exactly this many clips from every video (default 1)")
+    clips.add_argument("--max-clips-per-video", type=positive_int,
+                       help="up to this many clips per video, as many as fit end to end "
+                            "(default 100 with --sports1m-partition)")
     prepare.add_argument("--sampling", default="random", choices=("random", "uniform"))
-    prepare.add_argument("--resize-to", type=int, default=200, help="side of the stored square frames (default 200)")
-    prepare.add_argument("--num-files", type=int, help="number of shard files (default: about --clips-per-file clips each)")
-    prepare.add_argument("--clips-per-file", type=int, default=500, help="target clips per shard file (default 500)")
+    prepare.add_argument("--resize-to", type=positive_int, default=200,
+                         help="side of the stored square frames (default 200)")
+    prepare.add_argument("--num-files", type=positive_int, help="number of shard files (default: about --clips-per-file clips each)")
+    prepare.add_argument("--clips-per-file", type=positive_int, default=500, help="target clips per shard file (default 500)")
     prepare.add_argument("--seed", type=int, default=0)
-    prepare.add_argument("--short-video-policy", default="loop", help="loop, repeat_last, pad or skip")
-    prepare.add_argument("--jpeg-quality", type=int, default=90)
-    prepare.add_argument("--workers", type=int, help="files written at once (default: CPU count)")
+    prepare.add_argument("--short-video-policy", default="loop", choices=SHORT_VIDEO_POLICIES,
+                         help="videos shorter than a clip (default: loop)")
+    prepare.add_argument("--jpeg-quality", type=int_at_least(1, 100), default=90, help="1..100 (default 90)")
+    prepare.add_argument("--workers", type=positive_int, help="files written at once (default: CPU count)")
     prepare.add_argument("--parallelism", choices=("processes", "threads"),
                          help="worker processes (default; decoding is GIL-bound) or threads")
-    prepare.add_argument("--num-shards", type=int, default=1,
+    prepare.add_argument("--num-shards", type=positive_int, default=1,
                          help="run as one of this many independent jobs (e.g. hosts), each writing its share of the files")
-    prepare.add_argument("--shard-index", type=int, default=0, help="this job's index in [0, --num-shards)")
-    prepare.add_argument("--missing-list", help="where to write the listed videos not found (default: OUTPUT/missing_videos.txt)")
-    prepare.add_argument("--report", help="also write a JSON report (counts, skipped and missing videos) to this path or tf.io.gfile URI")
+    prepare.add_argument("--shard-index", type=non_negative_int, default=0, help="this job's index in [0, --num-shards)")
+    prepare.add_argument("--missing-list",
+                         help="where to write the listed videos not found (default: OUTPUT/missing_videos.txt)")
+    prepare.add_argument("--report",
+                         help="also write a JSON report (counts, skipped and missing videos) to this path or tf.io.gfile URI")
     prepare.add_argument("--follow-links", action="store_true")
     prepare.add_argument("--strict", action="store_true", help="fail on the first bad video instead of skipping it")
-    prepare.set_defaults(handler=_prepare)
+    prepare.set_defaults(handler=_prepare, needs=("keras", "tensorflow"))

@@ -102,7 +102,9 @@ class LocalPreset:
 
     def build(self):
         """The preset's own model, as saved (weights not loaded)."""
-        return keras.saving.deserialize_keras_object(self.config, safe_mode=True)
+        # A preset's model is never compiled from its config (older presets recorded compile settings).
+        config = {key: value for key, value in self.config.items() if key != "compile_config"}
+        return keras.saving.deserialize_keras_object(config, safe_mode=True)
 
 
 def read_preset(path, source=None):

@@ -1,0 +1,352 @@
+"""What every subcommand shares: argument types, help layout, quiet start-up, errors and exit codes.
+
+Nothing here imports Keras, TensorFlow or NumPy: ``keras-sportsnet --help`` and
+argument errors answer before any of them loads. A subcommand that needs Keras
+says so with ``needs_keras=True``; `main` then imports Keras (and the backend)
+with the native start-up log lines held back, unless ``--verbose``.
+
+Exit codes (the README's promise): `SUCCESS` 0, `SOME_INPUTS_BAD` 1 (the work
+finished but some inputs were bad: listed on stderr), `USAGE_ERROR` 2 (bad
+arguments, missing paths, unwritable outputs, unusable inputs: one line naming
+the argument or file), `INTERRUPTED` 130 (Ctrl-C), `INTERNAL_ERROR` 70 (a bug:
+the traceback is printed).
+
+Example:
+```python
+from keras_sportsnet.cli.common import positive_int
+parser.add_argument("--epochs", type=positive_int, default=10)
+```
+"""
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import warnings
+
+__all__ = [
+    "FUSIONS",
+    "INTERNAL_ERROR",
+    "INTERRUPTED",
+    "REGIMES",
+    "RESOLUTIONS",
+    "SHORT_VIDEO_POLICIES",
+    "SOME_INPUTS_BAD",
+    "SUCCESS",
+    "USAGE_ERROR",
+    "UsageError",
+    "add_subcommand",
+    "check_inputs_exist",
+    "check_output_file",
+    "check_output_folder",
+    "comma_list",
+    "fraction",
+    "import_backend",
+    "int_at_least",
+    "is_uri",
+    "non_negative_int",
+    "one_line_warning",
+    "positive_float",
+    "positive_int",
+    "quiet_startup",
+]
+
+SUCCESS = 0
+SOME_INPUTS_BAD = 1
+USAGE_ERROR = 2
+INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE
+INTERRUPTED = 130
+
+# Choices shown in --help without importing the modules that define them (they import Keras).
+# tests/cli/test_cli_common.py checks that they equal keras_sportsnet.models.FUSIONS etc.
+FUSIONS = ("single_frame", "early", "late", "slow")
+RESOLUTIONS = ("full", "multires", "fovea", "context")
+REGIMES = ("top", "top3", "all", "scratch")
+SHORT_VIDEO_POLICIES = ("loop", "repeat_last", "pad", "skip")
+
+# Native (C++) log lines TensorFlow, XLA and absl print while they load, whatever TF_CPP_MIN_LOG_LEVEL says.
+_NATIVE_NOISE = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "To enable the following instructions:",
+)
+
+
+class UsageError(ValueError):
+    """A usage mistake found by a subcommand (not by argparse): printed as one line, exit code 2."""
+
+
+# --- argument types: argparse turns their ArgumentTypeError into "argument --x: ..." and exit code 2 ---
+
+
+def int_at_least(minimum, maximum=None):
+    """An argparse type: an int >= ``minimum`` (and <= ``maximum`` when given).
+
+    Example:
+    ```python
+    parser.add_argument("--workers", type=int_at_least(1))
+    ```
+    """
+    what = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; received {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {what}; received {value}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
+
+
+def positive_float(text):
+    """An argparse type: a finite float > 0.
+
+    Example:
+    ```python
+    parser.add_argument("--learning-rate", type=positive_float)
+    ```
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0; received {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0; received {text}")
+    return value
+
+
+def fraction(low_open=False, high_open=True):
+    """An argparse type: a float in [0, 1) (bounds open or closed as asked).
+
+    Example:
+    ```python
+    parser.add_argument("--dropout", type=fraction())
+    ```
+    """
+    interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number in {interval}; received {text!r}") from None
+        if value < 0 or value > 1 or (low_open and value == 0) or (high_open and value == 1):
+            raise argparse.ArgumentTypeError(f"must be a number in {interval}; received {text}")
+        return value
+
+    parse.__name__ = f"number in {interval}"
+    return parse
+
+
+def comma_list(text):
+    """An argparse type: a non-empty comma-separated list of non-empty items.
+
+    Example:
+    ```python
+    parser.add_argument("--metrics", type=comma_list)
+    ```
+    """
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"must be comma-separated names without empty items; received {text!r}")
+    return items
+
+
+# --- help ---
+
+
+def add_subcommand(commands, name, *, help, description, examples, parents=()):
+    """Adds subcommand ``name`` whose ``--help`` ends with an ``Examples:`` section.
+
+    Args:
+        commands: the ``add_subparsers`` object.
+        name: str. The subcommand.
+        help: str. One line for ``keras-sportsnet --help``.
+        description: str. What the subcommand does (a paragraph).
+        examples: list of str. Complete command lines; a test runs each one.
+        parents: parent parsers (the shared ``--verbose``).
+
+    Example:
+    ```python
+    scan = add_subcommand(commands, "scan", help="...", description="...", examples=["keras-sportsnet scan v/"])
+    ```
+    """
+    epilog = "Examples:\n" + "\n".join(f"  {line}" for line in examples)
+    return commands.add_parser(
+        name, help=help, description=description, epilog=epilog, parents=list(parents),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+# --- checks made before any work ---
+
+
+def is_uri(path):
+    """True for ``gs://...``-style locations (tf.io.gfile), which are not checked locally."""
+    return "://" in str(path)
+
+
+def check_inputs_exist(paths, argument):
+    """Raises `UsageError` for the first of ``paths`` that does not exist (before any work).
+
+    Example:
+    ```python
+    check_inputs_exist(args.paths, "paths")
+    ```
+    """
+    for path in paths:
+        if not is_uri(path) and not os.path.exists(path):
+            raise UsageError(f"`{argument}`: {path} does not exist.")
+
+
+def check_output_file(path, argument):
+    """Checks before any work that the output file ``path`` (if given) can be written.
+
+    Example:
+    ```python
+    check_output_file(args.json, "--json")
+    ```
+    """
+    if path is None or is_uri(path):
+        return
+    from keras_sportsnet.utils.files import check_writable
+
+    try:
+        check_writable(path, argument)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def check_output_folder(path, argument):
+    """Checks before any work that files can be written into folder ``path`` (created if missing).
+
+    Example:
+    ```python
+    check_output_folder(args.run_dir, "--run-dir")
+    ```
+    """
+    if path is None or is_uri(path):
+        return
+    from keras_sportsnet.utils.files import check_writable
+
+    try:
+        check_writable(path, argument, folder=True)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+# --- a quiet start ---
+
+
+def one_line_warning(message, category, filename, lineno, line=None):
+    """`warnings.formatwarning` replacement: ``"UserWarning: message"``, no file name or source line."""
+    return f"{category.__name__}: {message}\n"
+
+
+@contextlib.contextmanager
+def quiet_startup(verbose):
+    """Inside: quiet logging before anything heavy loads (everything shown with ``verbose``).
+
+    Quiet: TensorFlow's C++ log (``TF_CPP_MIN_LOG_LEVEL=3``: no ``failed call to
+    cuInit``), gRPC's, and the TensorFlow and JAX Python loggers at ERROR (absl's
+    once it is loaded, see `import_backend`);
+    Python warnings on one line without their source line. Environment
+    variables the user set are left alone; the warning format and logger
+    levels are restored on exit.
+
+    Example:
+    ```python
+    with quiet_startup(verbose=False):
+        run_the_subcommand()
+    ```
+    """
+    if verbose:
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    # Not "absl": absl.logging makes that logger itself (of its own class) when it is imported.
+    loggers = {name: logging.getLogger(name) for name in ("tensorflow", "jax", "h5py")}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = one_line_warning
+    for logger in loggers.values():
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        warnings.formatwarning = formatwarning
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
+
+
+@contextlib.contextmanager
+def _native_stderr_filtered():
+    """Holds back what native code writes to file descriptor 2 inside, then replays all but the known noise.
+
+    absl's C++ logging writes its start-up lines (``oneDNN custom operations are
+    on``, ``Could not find cuda drivers``) before any log level is read, so
+    only redirecting the descriptor keeps them off the terminal.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real descriptor 2 (embedded interpreters)
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            held.seek(0)
+            for line in held.read().decode("utf-8", "replace").splitlines():
+                if not _is_native_noise(line):
+                    print(line, file=sys.stderr)
+
+
+def _is_native_noise(line):
+    if line.startswith(_NATIVE_NOISE):
+        return True
+    # absl/glog format: severity letter (I, W), MMDD, time, thread, file:line] message
+    head = line[:5]
+    return len(head) == 5 and head[0] in "IW" and head[1:].isdigit()
+
+
+def import_backend(verbose, *, tensorflow=False):
+    """Imports Keras (and so its backend) with the native start-up lines held back unless ``verbose``.
+
+    Args:
+        verbose: bool. Let every start-up line through.
+        tensorflow: bool. Also import TensorFlow when it is installed (the
+            subcommand builds tf.data pipelines even on another Keras backend).
+
+    Example:
+    ```python
+    import_backend(verbose=False, tensorflow=True)
+    ```
+    """
+    import importlib.util
+
+    context = contextlib.nullcontext() if verbose else _native_stderr_filtered()
+    with context:
+        import keras  # noqa: F401
+
+        if tensorflow and importlib.util.find_spec("tensorflow") is not None:
+            import tensorflow  # noqa: F401
+    if not verbose and "absl.logging" in sys.modules:
+        sys.modules["absl.logging"].set_verbosity("error")

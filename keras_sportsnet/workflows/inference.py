@@ -1,0 +1,264 @@
+"""Classify videos with a trained model; the paper's video-level evaluation of a labelled folder.
+
+Both resolve ``weights`` once and take their protocol defaults (clips, views,
+``resize_to``) from the model, so the command line and Python give the same
+numbers.
+
+Example:
+```python
+from keras_sportsnet import workflows
+outcome = workflows.predict(["clip.mp4", "my_folder/"], model="slow_fusion_synthetic", top_k=3)
+for prediction in outcome.predictions:
+    print(prediction.video, prediction.top[0])
+```
+"""
+
+import dataclasses
+import json
+import os
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "EvaluationOutcome",
+    "Prediction",
+    "PredictionOutcome",
+    "evaluate",
+    "expand_videos",
+    "predict",
+    "read_groups",
+    "write_metrics_json",
+]
+
+DEFAULT_PRESET = "slow_fusion_synthetic"
+"""The shipped preset `predict` uses when no model is given."""
+
+
+@dataclasses.dataclass
+class Prediction:
+    """One classified video: its path and its top classes, best first.
+
+    Attributes:
+        video: str. The file.
+        top: list of ``(class_name, probability)``.
+
+    Example:
+    ```python
+    name, probability = prediction.top[0]
+    ```
+    """
+
+    video: str
+    top: list
+
+    def to_dict(self):
+        """JSON-ready: ``{"video": ..., "top": [{"class": ..., "probability": ...}]}``."""
+        return {"video": self.video, "top": [{"class": name, "probability": p} for name, p in self.top]}
+
+
+@dataclasses.dataclass
+class PredictionOutcome:
+    """What `predict` returns.
+
+    Attributes:
+        predictions: list of `Prediction`, one per classified video, in input order.
+        failures: dict ``{path: reason}`` of the videos that could not be classified.
+        scores: the `VideoScores` of the classified videos (for plots), or None.
+        class_names: list of str.
+
+    Example:
+    ```python
+    outcome = predict(["a.mp4"], model="slow_fusion_synthetic")
+    outcome.failures or outcome.predictions[0].top
+    ```
+    """
+
+    predictions: list
+    failures: dict
+    scores: object = None
+    class_names: list = None
+
+
+@dataclasses.dataclass
+class EvaluationOutcome:
+    """What `evaluate` returns.
+
+    Attributes:
+        scores: `keras_sportsnet.evaluation.VideoScores` (re-scorable, savable).
+        metrics: dict. Clip Hit@1, Video Hit@1/5, mAP, mean class accuracy...
+        group_map: dict ``{group: mAP}`` (empty without ``groups``).
+        skipped: dict ``{path: reason}`` of the videos left out.
+
+    Example:
+    ```python
+    outcome = evaluate("runs/slow/preset", "test_videos/")
+    outcome.metrics["video_hit@1"]
+    ```
+    """
+
+    scores: object
+    metrics: dict
+    group_map: dict
+    skipped: dict
+
+
+def expand_videos(videos, *, follow_links=False):
+    """Paths of the videos in ``videos``: files as given, folders searched recursively (by extension).
+
+    Args:
+        videos: a path or a list of paths (files or folders).
+        follow_links: bool. Descend into symbolic links to folders.
+
+    Returns:
+        list of str, files in the order given, each folder's videos sorted.
+
+    Raises:
+        ValueError: a path does not exist, or a folder holds no video.
+
+    Example:
+    ```python
+    expand_videos(["clip.mp4", "my_folder/"])
+    ```
+    """
+    from keras_sportsnet.data.lists import read_video_folder
+
+    if isinstance(videos, (str, os.PathLike)):
+        videos = [videos]
+    paths = []
+    for item in videos:
+        item = os.fspath(item)
+        if os.path.isdir(item):
+            found = list(read_video_folder(item, labels=None, follow_links=follow_links).paths)
+            if not found:
+                raise ValueError(f"`videos`: the folder {item} holds no video file (searched recursively).")
+            paths += found
+        elif os.path.lexists(item):
+            paths.append(item)
+        else:
+            raise ValueError(f"`videos`: {item} does not exist.")
+    return list(dict.fromkeys(paths))
+
+
+def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, views=None, seed=0,
+            on_error="skip", verbose=True):
+    """Classifies each video (files, or folders of videos): the top classes with their probabilities.
+
+    Args:
+        videos: a path or a list of paths: video files and folders (searched recursively).
+        model: a model, or its preset (name, ``hf://`` handle, folder), resolved once.
+        top_k: int >= 1. Classes per video.
+        clips_per_video: int or None (the model's protocol: 20 in the paper).
+        views: int in 1..4 or None (4 in the paper).
+        seed: int. Clip positions are a function of ``(seed, video)``.
+        on_error: ``"skip"`` (report the video in ``failures``) or ``"raise"``.
+        verbose: bool. Progress on stderr.
+
+    Returns:
+        `PredictionOutcome`.
+
+    Example:
+    ```python
+    outcome = predict("my_folder/", model="runs/slow/preset", top_k=3)
+    ```
+    """
+    from keras_sportsnet.data.lists import VideoList
+    from keras_sportsnet.evaluation.runner import evaluate_videos
+    from keras_sportsnet.utils.checks import check_positive_int
+    from keras_sportsnet.workflows.model_loading import load_model
+
+    top_k = check_positive_int("top_k", top_k)
+    paths = expand_videos(videos)
+    loaded = load_model(model)
+    names = loaded.class_names
+    listing = VideoList(tuple(paths), tuple(() for _ in paths), tuple(names))
+    scores = evaluate_videos(loaded.model, listing, seed=seed, resize_to=loaded.resize_to, verbose=verbose,
+                             on_error=on_error, **_protocol(clips_per_video, views))
+    import numpy as np
+
+    predictions = []
+    for path, row in zip(scores.video_ids, scores.video_scores()):
+        top = np.argsort(-row, kind="stable")[:top_k]
+        predictions.append(Prediction(path, [(names[i], float(row[i])) for i in top]))
+    failures = dict(scores.metadata.get("skipped", {}))
+    return PredictionOutcome(predictions, failures, scores, names)
+
+
+def _protocol(clips_per_video, views):
+    options = {}
+    if clips_per_video is not None:
+        options["clips_per_video"] = clips_per_video
+    if views is not None:
+        options["views"] = views
+    return options
+
+
+def read_groups(groups):
+    """Class groups for per-group mAP: ``"ucf101"``, a JSON file ``{group: [class names]}``, a dict or None.
+
+    Example:
+    ```python
+    read_groups("ucf101")["Sports"][:3]
+    ```
+    """
+    if groups is None or isinstance(groups, dict):
+        return groups
+    if groups == "ucf101":
+        from keras_sportsnet.data.lists import ucf101_class_groups
+
+        return ucf101_class_groups()
+    from keras_sportsnet.utils.files import read_json
+
+    return read_json(groups, what="class-groups file (--groups)")
+
+
+def evaluate(model, videos, *, clips_per_video=None, views=None, seed=0, batch_size=32, scores_path=None,
+             groups=None, on_error="skip", verbose=True):
+    """The paper's video-level evaluation: random clips x views per video, averaged; Hit@k, mAP.
+
+    Args:
+        model: a model, or its preset (name, ``hf://`` handle, folder), resolved once.
+        videos: a folder of class folders, a `VideoList` or a dataset.
+        clips_per_video: int or None (the model's protocol: 20 in the paper).
+        views: int in 1..4 or None (4).
+        seed: int.
+        batch_size: int >= 1. Views per model call.
+        scores_path: str or None. Save the per-view scores (``.npz``) to re-score later.
+        groups: class groups for per-group mAP (see `read_groups`).
+        on_error: ``"skip"`` or ``"raise"``.
+        verbose: bool.
+
+    Returns:
+        `EvaluationOutcome`.
+
+    Example:
+    ```python
+    outcome = evaluate("runs/slow/preset", "test_videos/", scores_path="runs/slow/test.npz")
+    print(outcome.metrics)
+    ```
+    """
+    from keras_sportsnet.evaluation.runner import evaluate_videos
+    from keras_sportsnet.utils.checks import check_positive_int
+    from keras_sportsnet.workflows.model_loading import load_model
+
+    check_positive_int("batch_size", batch_size)
+    groups = read_groups(groups)
+    loaded = load_model(model)
+    scores = evaluate_videos(loaded.model, videos, seed=seed, scores_path=scores_path, batch_size=batch_size,
+                             resize_to=loaded.resize_to, on_error=on_error, verbose=verbose,
+                             **_protocol(clips_per_video, views))
+    metrics = scores.metrics(groups=groups)
+    group_map = metrics.pop("group_mAP", {})
+    return EvaluationOutcome(scores, metrics, group_map, dict(scores.metadata.get("skipped", {})))
+
+
+def write_metrics_json(path, outcome):
+    """Writes an `EvaluationOutcome`'s metrics (and the scores' metadata) as JSON, atomically.
+
+    Example:
+    ```python
+    write_metrics_json("metrics.json", evaluate(model, "test_videos/"))
+    ```
+    """
+    from keras_sportsnet.utils.files import write_json
+
+    write_json(path, json.loads(json.dumps({**outcome.metrics, "group_mAP": outcome.group_map,
+                                             "metadata": outcome.scores.metadata}, default=float)), indent=2)
