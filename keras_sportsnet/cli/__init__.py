@@ -94,7 +94,10 @@ def main(argv=None):
     ```
     """
     parser = build_parser()
-    args = parser.parse_args(argv)  # usage errors: argparse prints them and exits with 2
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version (0) or a usage error argparse has printed (2)
+        return stop.code if isinstance(stop.code, int) else common.USAGE_ERROR
     if args.command is None:
         parser.print_help(sys.stderr)
         return common.USAGE_ERROR
