@@ -33,6 +33,9 @@ def _architectures(args):
                                  + did_you_mean(name, ARCHITECTURES))
     overrides = {"classes": args.classes}
     if args.spec:
+        from keras_sportsnet.spec import parse_spec
+
+        parse_spec(args.spec)  # a typo is answered before anything is built
         overrides["spec"] = args.spec
     print(f"Building the paper's architectures (spec: {args.spec or 'the paper'}) ...", file=sys.stderr)
     rows = architecture_table(args.only, include_cnn_average=args.only is None, **overrides)

@@ -28,7 +28,7 @@ SCAN_EXAMPLES = [
 ]
 PREPARE_EXAMPLES = [
     "keras-sportsnet prepare my_videos/ shards/ --fusion slow --image-size 64 --resize-to 72 --clips-per-video 4",
-    "keras-sportsnet prepare my_videos/ shards_part0/ --fusion slow --num-shards 2 --shard-index 0 --workers 2",
+    "keras-sportsnet prepare my_videos/ shards_host0/ --fusion slow --num-shards 2 --shard-index 0 --workers 1",
 ]
 
 

@@ -17,6 +17,7 @@ from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import check_output_folder
 from keras_sportsnet.cli.common import fraction
 from keras_sportsnet.cli.common import int_at_least
+from keras_sportsnet.cli.common import is_uri
 from keras_sportsnet.cli.common import positive_float
 from keras_sportsnet.cli.common import positive_int
 
@@ -40,6 +41,7 @@ TRAIN_EXAMPLES = [
 EVALUATE_EXAMPLES = [
     "keras-sportsnet evaluate test_videos/ --weights runs/slow/preset --scores runs/slow/test.npz --json metrics.json",
     "keras-sportsnet evaluate synthetic_test/ --weights slow_fusion_synthetic --clips 4 --views 2 --scores slow.npz",
+    "keras-sportsnet evaluate synthetic_test/ --weights single_frame_synthetic --clips 4 --views 2 --scores single.npz",
 ]
 TRANSFER_EXAMPLES = [
     "keras-sportsnet transfer new_task/ --weights runs/slow/preset --regime top3 --run-dir runs/new_top3 --epochs 5",
@@ -142,12 +144,12 @@ def _train(args):
     if args.shards is not None:
         from keras_sportsnet.data.shards import INDEX_FILE
 
-        check_inputs_exist([args.shards], "--shards")
-        if not os.path.isfile(os.path.join(args.shards, INDEX_FILE)):
-            raise UsageError(f"`--shards`: {args.shards} is not a folder written by `keras-sportsnet prepare` "
-                             f"(no {INDEX_FILE}).")
         if args.classes is None:
             raise UsageError("With --shards, say how many classes the model has: --classes N.")
+        check_inputs_exist([args.shards], "--shards")
+        if not is_uri(args.shards) and not os.path.isfile(os.path.join(args.shards, INDEX_FILE)):
+            raise UsageError(f"`--shards`: {args.shards} is not a folder written by `keras-sportsnet prepare` "
+                             f"(no {INDEX_FILE}).")
         names, classes = None, args.classes
     else:
         from keras_sportsnet.data.lists import read_video_folder

@@ -67,9 +67,18 @@ class TrainingOutcome:
 
 
 def _is_shard_folder(path):
+    """Whether ``path`` is a folder written by `prepare_shards` (local, or a tf.io.gfile URI)."""
     from keras_sportsnet.data.shards import INDEX_FILE
 
-    return isinstance(path, (str, os.PathLike)) and os.path.isfile(os.path.join(path, INDEX_FILE))
+    if not isinstance(path, (str, os.PathLike)):
+        return False
+    path = os.fspath(path)
+    index = f"{path.rstrip('/')}/{INDEX_FILE}"
+    if "://" in path:
+        from keras_sportsnet.utils.imports import require_tensorflow
+
+        return require_tensorflow(f"reading {path}").io.gfile.exists(index)
+    return os.path.isfile(index)
 
 
 def make_datasets(data, *, model, batch_size, seed=0, validation_split=0.2, resize_to=None, clips_per_video=1,

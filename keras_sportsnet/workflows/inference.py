@@ -13,9 +13,11 @@ for prediction in outcome.predictions:
 ```
 """
 
+import contextlib
 import dataclasses
 import json
 import os
+import warnings
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -170,8 +172,9 @@ def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, view
     loaded = load_model(model)
     names = loaded.class_names
     listing = VideoList(tuple(paths), tuple(() for _ in paths), tuple(names))
-    scores = evaluate_videos(loaded.model, listing, seed=seed, resize_to=loaded.resize_to, verbose=verbose,
-                             on_error=on_error, **_protocol(clips_per_video, views))
+    with _failures_reported_by_the_outcome():
+        scores = evaluate_videos(loaded.model, listing, seed=seed, resize_to=loaded.resize_to, verbose=verbose,
+                                 on_error=on_error, **_protocol(clips_per_video, views))
     import numpy as np
 
     predictions = []
@@ -180,6 +183,14 @@ def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, view
         predictions.append(Prediction(path, [(names[i], float(row[i])) for i in top]))
     failures = dict(scores.metadata.get("skipped", {}))
     return PredictionOutcome(predictions, failures, scores, names)
+
+
+@contextlib.contextmanager
+def _failures_reported_by_the_outcome():
+    """No "Leaving N videos out" warning inside: the outcome lists each such video with its reason."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Leaving \d+ of \d+ videos out", category=UserWarning)
+        yield
 
 
 def _protocol(clips_per_video, views):
@@ -242,9 +253,10 @@ def evaluate(model, videos, *, clips_per_video=None, views=None, seed=0, batch_s
     check_positive_int("batch_size", batch_size)
     groups = read_groups(groups)
     loaded = load_model(model)
-    scores = evaluate_videos(loaded.model, videos, seed=seed, scores_path=scores_path, batch_size=batch_size,
-                             resize_to=loaded.resize_to, on_error=on_error, verbose=verbose,
-                             **_protocol(clips_per_video, views))
+    with _failures_reported_by_the_outcome():
+        scores = evaluate_videos(loaded.model, videos, seed=seed, scores_path=scores_path, batch_size=batch_size,
+                                 resize_to=loaded.resize_to, on_error=on_error, verbose=verbose,
+                                 **_protocol(clips_per_video, views))
     metrics = scores.metrics(groups=groups)
     group_map = metrics.pop("group_mAP", {})
     return EvaluationOutcome(scores, metrics, group_map, dict(scores.metadata.get("skipped", {})))

@@ -25,9 +25,23 @@ def test_architectures_table_with_a_user_spec(tmp_path, capsys):
 
 def test_bad_spec_is_a_clear_error_and_exit_code(capsys):
     assert main(["architectures", "--spec", "C(8,3)-P", "--only", "Slow Fusion"]) == 2
-    assert "token 0" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "token 0" in error and "Traceback" not in error and len(error.strip().splitlines()) == 1
 
 
-def test_no_command_prints_help(capsys):
+def test_no_command_prints_help_to_stderr_with_exit_code_2(capsys):
     assert main([]) == 2
-    assert "architectures" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "architectures" in captured.err and "Exit codes:" in captured.err and captured.out == ""
+
+
+def test_help_and_version_exit_0(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("keras-sportsnet ")
+    assert main(["predict", "--help"]) == 0
+    assert "Examples:\n  keras-sportsnet predict --demo" in capsys.readouterr().out
+
+
+def test_unknown_architecture_gets_a_suggestion(capsys):
+    assert main(["architectures", "--only", "Slow Fusio"]) == 2
+    assert "Did you mean 'Slow Fusion'?" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shutil
 
 import pytest
 
@@ -32,6 +34,42 @@ def workspace(tmp_path_factory):
     return root, run
 
 
+def test_train_prints_the_best_metric_by_name(workspace, capsys, tmp_path):
+    root, _ = workspace
+    run = str(tmp_path / "run")
+    assert main(["train", str(root / "videos"), "--fusion", "slow", "--spec", SPEC, "--image-size", "32",
+                 "--run-dir", run, "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4",
+                 "--validation-split", "0.34"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(rf"Best val_hit_at_1 \d\.\d{{3}} at epoch 1; preset written to {re.escape(run)}/preset", line)
+
+
+def test_train_usage_errors_are_found_before_any_work(workspace, capsys, tmp_path):
+    root, _ = workspace
+    common = ["--fusion", "slow", "--spec", SPEC, "--image-size", "32", "--epochs", "1"]
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    write_video(str(flat / "clip.mp4"), index_frames(12, 32, 32))
+    cases = {
+        "Give the training videos": ["train", *common, "--run-dir", str(tmp_path / "r1")],
+        "one of the two": ["train", str(root / "videos"), "--shards", str(tmp_path), *common, "--run-dir", str(tmp_path / "r2")],
+        "nowhere does not exist": ["train", str(tmp_path / "nowhere"), *common, "--run-dir", str(tmp_path / "r3")],
+        "has no class sub-folders: videos go in one sub-folder per class": ["train", str(flat), *common, "--run-dir", str(tmp_path / "r4")],
+        "`--classes 5` disagrees with": ["train", str(root / "videos"), "--classes", "5", *common, "--run-dir", str(tmp_path / "r5")],
+        "`--run-dir` must be a folder": ["train", str(root / "videos"), *common, "--run-dir", str(blocker)],
+        "is not a folder written by `keras-sportsnet prepare`": ["train", "--shards", str(flat), "--classes", "2", *common, "--run-dir", str(tmp_path / "r6")],
+        "say how many classes": ["train", "--shards", str(flat), *common, "--run-dir", str(tmp_path / "r7")],
+    }
+    for message, argv in cases.items():
+        assert main(argv) == 2, message
+        error = capsys.readouterr().err
+        assert message in error and "Traceback" not in error, error
+    assert not any(os.listdir(tmp_path / name) for name in ("r1", "r2", "r3", "r4", "r5", "r6", "r7")
+                   if (tmp_path / name).exists())
+
+
 def test_train_writes_a_resumable_run_and_a_preset(workspace, capsys):
     root, run = workspace
     metadata = json.load(open(os.path.join(run, "preset", "metadata.json")))
@@ -60,8 +98,50 @@ def test_predict_prints_the_top_classes_by_name(workspace, capsys, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_text("not a video")
     assert main(["predict", video, str(broken), "--weights", os.path.join(run, "preset"), "--clips", "1",
-                 "--views", "1", "--quiet"]) == 1
+                 "--views", "1", "--quiet", "--json", out]) == 1
     assert "broken.mp4: not classified: not a video" in capsys.readouterr().err
+    assert [entry.get("error", "")[:11] for entry in json.load(open(out))] == ["", "not a video"]
+
+
+def test_predict_classifies_every_video_of_a_folder(workspace, capsys):
+    root, run = workspace
+    assert main(["predict", str(root / "videos"), "--weights", os.path.join(run, "preset"), "--clips", "1",
+                 "--views", "1", "--top", "2", "--quiet"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    videos = [line for line in printed if not line.startswith("  ")]
+    assert videos == sorted(str(root / "videos" / c / f"v{i}.mp4") for c in ("dive", "row", "vault") for i in range(3))
+    assert len(printed) == 9 * 3  # each video and its top 2
+
+
+def test_predict_usage_errors(workspace, capsys, tmp_path):
+    root, run = workspace
+    video = str(root / "videos" / "row" / "v1.mp4")
+    assert main(["predict"]) == 2
+    assert "or --demo" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "missing.mp4")]) == 2
+    assert "missing.mp4 does not exist" in capsys.readouterr().err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert main(["predict", video, "--weights", os.path.join(run, "preset"), "--plot", str(blocker / "p.png")]) == 2
+    assert "`--plot`: cannot write" in capsys.readouterr().err
+    assert main(["predict", video, "--weights", str(root / "no_such_preset")]) == 2
+    error = capsys.readouterr().err
+    assert "no_such_preset" in error and "Traceback" not in error
+
+
+def test_evaluate_with_a_bad_video_finishes_with_exit_code_1(workspace, capsys, tmp_path):
+    root, run = workspace
+    folder = tmp_path / "with_bad"
+    shutil.copytree(root / "videos", folder)
+    (folder / "row" / "broken.mp4").write_text("not a video")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert main(["evaluate", str(folder), "--weights", os.path.join(run, "preset"), "--clips", "1", "--views", "1",
+                 "--scores", str(blocker / "s.npz")]) == 2
+    assert "`--scores`: cannot write" in capsys.readouterr().err
+    assert main(["evaluate", str(folder), "--weights", os.path.join(run, "preset"), "--clips", "1", "--views", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "video_hit@1" in captured.out and "broken.mp4: not evaluated: not a video" in captured.err
 
 
 def test_evaluate_prints_metrics_and_saves_rescorable_scores(workspace, capsys, tmp_path):
