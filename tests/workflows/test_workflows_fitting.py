@@ -1,0 +1,76 @@
+"""keras_sportsnet.workflows.train_and_save: a preset only after a finished run; the summary names the metric."""
+
+import os
+
+import pytest
+
+from keras_sportsnet import workflows
+from keras_sportsnet.cli import main
+from keras_sportsnet.training import TrainingResult
+
+
+class FakeDataset:
+    class_names = ["a", "b"]
+
+
+def tiny_model():
+    from keras_sportsnet.models import build_model
+
+    return build_model("single_frame", spec="C(4,5,2)-N-P-FC(8)", classes=2, input_shape=(1, 32, 32, 3))
+
+
+def fake_train(result):
+    def train(model, train_data, validation_data=None, **kwargs):
+        return TrainingResult(result, run_dir=kwargs["run_dir"])
+
+    return train
+
+
+def test_a_stopped_run_writes_no_preset(monkeypatch, tmp_path):
+    import keras_sportsnet.training
+
+    monkeypatch.setattr(keras_sportsnet.training, "train", fake_train(
+        {"history": [{"loss": 23.0}, {"loss": 1282.0}], "best": 0.5, "best_epoch": 1, "best_weights": None,
+         "monitor": "val_hit_at_1", "stopped": "diverged: the loss grew from 23 to 1282"}))
+    outcome = workflows.train_and_save(tiny_model(), FakeDataset(), validation_data=FakeDataset(),
+                                       run_dir=str(tmp_path / "run"), epochs=2)
+    assert outcome.preset is None and outcome.stopped.startswith("diverged")
+    assert not os.path.exists(tmp_path / "run" / "preset")
+    assert outcome.summary() == ("Best val_hit_at_1 0.500 at epoch 1. Training stopped: diverged: the loss grew from "
+                                 "23 to 1282; no preset written.")
+
+
+def test_a_finished_run_writes_the_preset_and_names_its_metric(monkeypatch, tmp_path):
+    import keras_sportsnet.training
+
+    monkeypatch.setattr(keras_sportsnet.training, "train", fake_train(
+        {"history": [{"loss": 1.0}], "best": 0.6000000238418579, "best_epoch": 3, "best_weights": None}))
+    outcome = workflows.train_and_save(tiny_model(), FakeDataset(), validation_data=FakeDataset(),
+                                       run_dir=str(tmp_path / "run"), epochs=3, resize_to=72)
+    assert outcome.preset == str(tmp_path / "run" / "preset") and os.path.isdir(outcome.preset)
+    assert outcome.summary() == f"Best val_hit_at_1 0.600 at epoch 3; preset written to {outcome.preset}"
+    loaded = workflows.load_model(outcome.preset)
+    assert loaded.class_names == ["a", "b"] and loaded.resize_to == 72
+
+
+@pytest.mark.parametrize("epochs, steps", [(0, None), (-1, None), (1, 0)])
+def test_epochs_and_steps_must_be_positive(epochs, steps, tmp_path):
+    with pytest.raises(ValueError, match="epochs|steps_per_epoch"):
+        workflows.train_and_save(tiny_model(), FakeDataset(), validation_data=FakeDataset(),
+                                 run_dir=str(tmp_path), epochs=epochs, steps_per_epoch=steps)
+
+
+def test_the_cli_exits_1_when_training_stopped(monkeypatch, tmp_path, capsys):
+    import keras_sportsnet.training
+    from conftest import write_class_videos
+    from keras_sportsnet.data.synthetic import index_frames
+
+    videos = write_class_videos(str(tmp_path / "videos"), ["a", "b"], 2, lambda label, video: index_frames(4, 32, 32))
+    monkeypatch.setattr(keras_sportsnet.training, "train", fake_train(
+        {"history": [{"loss": float("nan")}], "best": None, "best_epoch": None, "best_weights": None,
+         "stopped": "diverged: the loss is NaN at epoch 1"}))
+    assert main(["train", videos, "--fusion", "single_frame", "--spec", "C(4,5,2)-N-P-FC(8)", "--image-size", "32",
+                 "--run-dir", str(tmp_path / "run"), "--epochs", "1", "--validation-split", "0"]) == 1
+    assert capsys.readouterr().out.strip() == ("no finished epoch. Training stopped: diverged: the loss is NaN at "
+                                               "epoch 1; no preset written.")
+    assert not os.path.exists(tmp_path / "run" / "preset")
