@@ -215,7 +215,7 @@ def test_sports1m_partition_nested_layout_split_cap_and_missing_list(sports1m, t
     code = main(["prepare", str(root), out, "--sports1m-partition", str(partition), "--split", "test",
                  "--num-frames", "4", "--image-size", "24", "--resize-to", str(SIZE), "--workers", "1",
                  "--report", report])
-    assert code == 0
+    assert code == 1  # finished, but listed videos are missing
     captured = capsys.readouterr()
     assert "2 listed video(s) not found" in captured.err and "up to 100 clips" in captured.err
     assert "2 missing" in captured.out
@@ -236,11 +236,11 @@ def test_prepare_command_as_independent_jobs(sports1m, tmp_path, capsys):
     common = ["prepare", str(root), out, "--sports1m-partition", str(partition), "--num-frames", "2",
               "--image-size", "24", "--resize-to", str(SIZE), "--clips-per-video", "1", "--num-files", "3",
               "--workers", "1", "--num-shards", "2"]
-    assert main(common + ["--shard-index", "1"]) == 0
+    assert main(common + ["--shard-index", "1"]) == 1  # listed videos are missing
     assert "in 1 of 3 files (shard 1 of 2)" in capsys.readouterr().out
     assert not os.path.exists(os.path.join(out, "shards.json"))
-    assert main(common + ["--shard-index", "0"]) == 0
+    assert main(common + ["--shard-index", "0"]) == 1
     assert "Wrote 5 clips in 3 files" in capsys.readouterr().out
     assert data.shard_dataset(out, batch_size=None).cardinality().numpy() == 5
     assert main(common + ["--shard-index", "2"]) == 2
-    assert "shard_index < num_shards" in capsys.readouterr().err
+    assert "`--shard-index` must be in [0, --num-shards)" in capsys.readouterr().err

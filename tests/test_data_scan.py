@@ -101,7 +101,7 @@ def test_prepare_command_writes_shards_a_reader_reads(collection, tmp_path, caps
     code = main(["prepare", str(collection), out, "--num-frames", "4", "--image-size", "40",
                  "--resize-to", str(SIZE), "--clips-per-video", "2", "--num-files", "2", "--workers", "1",
                  "--short-video-policy", "skip", "--seed", "3"])
-    assert code == 0
+    assert code == 1  # finished, but 3 videos were skipped
     printed = capsys.readouterr().out
     assert "Wrote 8 clips in 2 files" in printed and "3 video(s) skipped" in printed
     ds = data.shard_dataset(out, batch_size=None, augmentation="deferred", shuffle=False)
@@ -116,7 +116,7 @@ def test_prepare_command_writes_shards_a_reader_reads(collection, tmp_path, caps
 def test_prepare_command_takes_the_geometry_of_a_fusion(collection, tmp_path, capsys):
     out = str(tmp_path / "late")
     assert main(["prepare", str(collection), out, "--fusion", "late", "--resolution", "multires",
-                 "--num-files", "1", "--resize-to", "200", "--workers", "1"]) == 0
+                 "--num-files", "1", "--resize-to", "200", "--workers", "1"]) == 1  # 2 videos skipped
     settings = json.load(open(os.path.join(out, "shards.json")))["settings"]
     assert (settings["num_frames"], settings["frame_stride"], settings["image_size"]) == (2, 15, [178, 178])
     assert main(["prepare", str(collection), out, "--fusion", "sideways"]) == 2

@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+import warnings
 
 from keras_sportsnet.cli.common import FUSIONS
 from keras_sportsnet.cli.common import RESOLUTIONS
@@ -136,28 +137,10 @@ def _check_prepare_arguments(args):
     check_output_file(args.missing_list, "--missing-list")
 
 
-def _prepare(args):
+def _prepare_shards(args, videos, geometry):
     from keras_sportsnet.data.shards import prepare_shards
 
-    _check_prepare_arguments(args)
-    geometry = _clip_geometry(args)
-    videos = _read_videos(args)
-    if args.clips_per_video is None and args.max_clips_per_video is None:
-        if args.sports1m_partition:
-            args.max_clips_per_video = 100  # the paper: "up to 100 half-second clips from every video"
-        else:
-            args.clips_per_video = 1
-    missing_list = args.missing_list or (args.output.rstrip("/") + "/missing_videos.txt")
-    if videos.missing:
-        _write_text(missing_list, "".join(f"{m}\n" for m in videos.missing))
-        print(f"{len(videos.missing)} listed video(s) not found (e.g. {videos.missing[0]}); the list: {missing_list}",
-              file=sys.stderr)
-    clips = (f"{args.clips_per_video} clips" if args.max_clips_per_video is None
-             else f"up to {args.max_clips_per_video} clips")
-    split = f" ({args.split} split)" if args.split else ""
-    print(f"Preparing {len(videos)} videos{split} x {clips} of {geometry.num_frames} frames "
-          f"(stride {geometry.frame_stride}) -> {args.output}", file=sys.stderr)
-    index = prepare_shards(
+    return prepare_shards(
         videos,
         args.output,
         num_frames=geometry.num_frames,
@@ -177,6 +160,30 @@ def _prepare(args):
         parallelism=args.parallelism,
         shard=(args.num_shards, args.shard_index),
     )
+
+
+def _prepare(args):
+    _check_prepare_arguments(args)
+    geometry = _clip_geometry(args)
+    videos = _read_videos(args)
+    if args.clips_per_video is None and args.max_clips_per_video is None:
+        if args.sports1m_partition:
+            args.max_clips_per_video = 100  # the paper: "up to 100 half-second clips from every video"
+        else:
+            args.clips_per_video = 1
+    missing_list = args.missing_list or (args.output.rstrip("/") + "/missing_videos.txt")
+    if videos.missing:
+        _write_text(missing_list, "".join(f"{m}\n" for m in videos.missing))
+        print(f"{len(videos.missing)} listed video(s) not found (e.g. {videos.missing[0]}); the list: {missing_list}",
+              file=sys.stderr)
+    clips = (f"{args.clips_per_video} clips" if args.max_clips_per_video is None
+             else f"up to {args.max_clips_per_video} clips")
+    split = f" ({args.split} split)" if args.split else ""
+    print(f"Preparing {len(videos)} videos{split} x {clips} of {geometry.num_frames} frames "
+          f"(stride {geometry.frame_stride}) -> {args.output}", file=sys.stderr)
+    with warnings.catch_warnings():  # the skipped videos are listed below, one line each
+        warnings.filterwarnings("ignore", message=r"prepare_shards skipped", category=UserWarning)
+        index = _prepare_shards(args, videos, geometry)
     num_files = index["settings"]["num_files"]
     if args.report:
         import json
