@@ -208,8 +208,13 @@ def check_inputs_exist(paths, argument):
             raise UsageError(f"`{argument}`: {path} does not exist.")
 
 
-def check_output_file(path, argument):
-    """Checks before any work that the output file ``path`` (if given) can be written.
+def check_output_file(path, argument, *, folder=False):
+    """Checks before any work that the output ``path`` (if given) can be written; else `UsageError`.
+
+    Args:
+        path: str or None. A file (or, with ``folder=True``, a folder: created if missing).
+        argument: str. The flag or argument that gave it, for the message.
+        folder: bool.
 
     Example:
     ```python
@@ -221,27 +226,20 @@ def check_output_file(path, argument):
     from keras_sportsnet.utils.files import check_writable
 
     try:
-        check_writable(path, argument)
+        check_writable(path, argument, folder=folder)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
 
 def check_output_folder(path, argument):
-    """Checks before any work that files can be written into folder ``path`` (created if missing).
+    """`check_output_file` for a folder to write into (created if missing).
 
     Example:
     ```python
     check_output_folder(args.run_dir, "--run-dir")
     ```
     """
-    if path is None or is_uri(path):
-        return
-    from keras_sportsnet.utils.files import check_writable
-
-    try:
-        check_writable(path, argument, folder=True)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    check_output_file(path, argument, folder=True)
 
 
 # --- a quiet start ---
