@@ -104,6 +104,9 @@ def main(argv=None):
     name = f"keras-sportsnet {args.command}"
     with common.quiet_startup(args.verbose):
         try:
+            check = getattr(args, "check", None)
+            if check is not None:  # usage mistakes, answered before anything heavy is imported
+                check(args)
             needs = getattr(args, "needs", ())
             if needs:
                 common.import_backend(args.verbose, tensorflow="tensorflow" in needs)

@@ -25,7 +25,6 @@ def _architectures(args):
     from keras_sportsnet.utils.checks import did_you_mean
     from keras_sportsnet.utils.files import write_json
 
-    check_output_file(args.json, "--json")
     if args.only:
         for name in args.only:
             if name not in ARCHITECTURES:
@@ -56,4 +55,5 @@ def register(commands, parents=()):
     table.add_argument("--classes", type=positive_int, default=487, help="number of classes (default 487)")
     table.add_argument("--only", type=comma_list, help="comma-separated Table 1 names to build")
     table.add_argument("--json", help="also write the table as JSON to this path")
-    table.set_defaults(handler=_architectures, needs=("keras",))
+    table.set_defaults(handler=_architectures, check=lambda args: check_output_file(args.json, "--json"),
+                       needs=("keras",))

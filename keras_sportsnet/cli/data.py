@@ -33,13 +33,16 @@ PREPARE_EXAMPLES = [
 ]
 
 
+def _check_scan(args):
+    check_inputs_exist(args.paths, "paths")
+    check_output_file(args.manifest, "--manifest")
+    check_output_file(args.json, "--json")
+
+
 def _scan(args):
     from keras_sportsnet.data.scan import scan_videos
     from keras_sportsnet.utils.files import write_text
 
-    check_inputs_exist(args.paths, "paths")
-    check_output_file(args.manifest, "--manifest")
-    check_output_file(args.json, "--json")
     report = scan_videos(
         args.paths,
         extensions=args.extensions,
@@ -163,7 +166,6 @@ def _prepare_shards(args, videos, geometry):
 
 
 def _prepare(args):
-    _check_prepare_arguments(args)
     geometry = _clip_geometry(args)
     videos = _read_videos(args)
     if args.clips_per_video is None and args.max_clips_per_video is None:
@@ -221,7 +223,7 @@ def register(commands, parents=()):
     scan.add_argument("--workers", type=positive_int, help="probing threads (default: 2 x CPUs, at most 8)")
     scan.add_argument("--json", help="also write the full report (every video's probe) as JSON to this path")
     scan.add_argument("--quiet", action="store_true", help="no progress line")
-    scan.set_defaults(handler=_scan, needs=("keras",))
+    scan.set_defaults(handler=_scan, check=_check_scan, needs=("keras",))
 
     prepare = add_subcommand(
         commands, "prepare", parents=parents,
@@ -275,4 +277,4 @@ def register(commands, parents=()):
                          help="also write a JSON report (counts, skipped and missing videos) to this path or tf.io.gfile URI")
     prepare.add_argument("--follow-links", action="store_true")
     prepare.add_argument("--strict", action="store_true", help="fail on the first bad video instead of skipping it")
-    prepare.set_defaults(handler=_prepare, needs=("keras", "tensorflow"))
+    prepare.set_defaults(handler=_prepare, check=_check_prepare_arguments, needs=("keras", "tensorflow"))

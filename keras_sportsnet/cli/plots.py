@@ -41,14 +41,17 @@ def _two_names(text):
     return names
 
 
-def _plot(args):
-    from keras_sportsnet import visualization as viz
-    from keras_sportsnet.evaluation.scores import VideoScores
-
+def _check_plot(args):
     inputs = [getattr(args, name) for name in ("run", "scores", "scores_a", "scores_b") if getattr(args, name, None)]
     check_inputs_exist(inputs, "input")
     check_output_file(args.output, "output")
     check_output_file(getattr(args, "gif", None), "--gif")
+
+
+def _plot(args):
+    from keras_sportsnet import visualization as viz
+    from keras_sportsnet.evaluation.scores import VideoScores
+
     if args.kind == "filters":
         from keras_sportsnet.workflows import load_model
 
@@ -130,4 +133,4 @@ def register(commands, parents=()):
     difference.add_argument("output", help="figure file")
     difference.add_argument("--names", type=_two_names, default=["A", "B"], help="the two models' names, comma-separated")
     difference.add_argument("--top", type=positive_int, default=10, help="classes per side")
-    plot.set_defaults(handler=_plot, needs=("keras",))
+    plot.set_defaults(handler=_plot, check=_check_plot, needs=("keras",))

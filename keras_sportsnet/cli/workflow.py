@@ -65,14 +65,17 @@ def _demo_video():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _predict(args):
-    from keras_sportsnet import workflows
-
+def _check_predict(args):
     if not args.videos and not args.demo:
         raise UsageError("Give video files or folders to classify, or --demo to classify a sample video.")
     check_inputs_exist(args.videos, "videos")
     check_output_file(args.json, "--json")
     check_output_file(args.plot, "--plot")
+
+
+def _predict(args):
+    from keras_sportsnet import workflows
+
     with contextlib.ExitStack() as stack:
         videos = list(args.videos)
         if args.demo:
@@ -122,13 +125,32 @@ def _distribution(args):
     return distributed.setup(args.distribute, input_sharding=args.input_sharding, seed=args.seed)
 
 
-def _check_training_arguments(args, data_argument="data"):
-    data = getattr(args, "data", None)
-    if data is not None:
-        check_inputs_exist([data], data_argument)
-        if not os.path.isdir(data):
-            raise UsageError(f"`{data_argument}`: {data} is not a folder (videos go in one sub-folder per class: "
-                             f"{data}/<class>/<video>).")
+def _class_folders(folder):
+    """The class sub-folders of ``folder`` (not hidden), read without importing the data package."""
+    return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith("."))
+
+
+def _check_class_folder(folder, argument="data"):
+    check_inputs_exist([folder], argument)
+    if not os.path.isdir(folder) or not _class_folders(folder):
+        raise UsageError(f"`{argument}`: {folder} has no class sub-folders: videos go in one sub-folder per class "
+                         f"({folder}/<class>/<video>).")
+
+
+def _check_train(args):
+    if (args.data is None) == (args.shards is None):
+        raise UsageError("Give the training videos: a folder of class folders (DATA) or a folder written by "
+                         "`keras-sportsnet prepare` (--shards), one of the two.")
+    if args.shards is not None:
+        if args.classes is None:
+            raise UsageError("With --shards, say how many classes the model has: --classes N.")
+        check_inputs_exist([args.shards], "--shards")
+    else:
+        _check_class_folder(args.data)
+        names = _class_folders(args.data)
+        if args.classes is not None and args.classes != len(names):
+            raise UsageError(f"`--classes {args.classes}` disagrees with {args.data}, which has {len(names)} class "
+                             f"folders ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}).")
     check_output_folder(args.run_dir, "--run-dir")
 
 
@@ -137,16 +159,9 @@ def _train(args):
     from keras_sportsnet.models import build_model
     from keras_sportsnet.training import mixed_precision
 
-    if (args.data is None) == (args.shards is None):
-        raise UsageError("Give the training videos: a folder of class folders (DATA) or a folder written by "
-                         "`keras-sportsnet prepare` (--shards), one of the two.")
-    _check_training_arguments(args)
     if args.shards is not None:
         from keras_sportsnet.data.shards import INDEX_FILE
 
-        if args.classes is None:
-            raise UsageError("With --shards, say how many classes the model has: --classes N.")
-        check_inputs_exist([args.shards], "--shards")
         if not is_uri(args.shards) and not os.path.isfile(os.path.join(args.shards, INDEX_FILE)):
             raise UsageError(f"`--shards`: {args.shards} is not a folder written by `keras-sportsnet prepare` "
                              f"(no {INDEX_FILE}).")
@@ -155,12 +170,6 @@ def _train(args):
         from keras_sportsnet.data.lists import read_video_folder
 
         names = list(read_video_folder(args.data).class_names)
-        if args.classes is not None and names and args.classes != len(names):
-            raise UsageError(f"`--classes {args.classes}` disagrees with {args.data}, which has {len(names)} class "
-                             f"folders ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}).")
-        if not names:
-            raise UsageError(f"`data`: {args.data} has no class sub-folders: videos go in one sub-folder per class "
-                             f"({args.data}/<class>/<video>).")
         classes = len(names)
     context = _distribution(args)
     recipe = _recipe(args)
@@ -182,10 +191,14 @@ def _train(args):
     return SOME_INPUTS_BAD if outcome.stopped else SUCCESS
 
 
+def _check_transfer(args):
+    _check_class_folder(args.data)
+    check_output_folder(args.run_dir, "--run-dir")
+
+
 def _transfer(args):
     from keras_sportsnet import workflows
 
-    _check_training_arguments(args)
     outcome = workflows.transfer(
         args.weights, args.data, run_dir=args.run_dir, epochs=args.epochs, regime=args.regime, dropout=args.dropout,
         resize_to=args.resize_to, validation_split=args.validation_split, steps_per_epoch=args.steps_per_epoch,
@@ -197,15 +210,18 @@ def _transfer(args):
 # --- evaluate ---
 
 
-def _evaluate(args):
-    from keras_sportsnet import workflows
-    from keras_sportsnet.utils.tables import format_markdown_table
-
-    check_inputs_exist([args.data], "data")
+def _check_evaluate(args):
+    _check_class_folder(args.data)
     if args.groups and args.groups != "ucf101":
         check_inputs_exist([args.groups], "--groups")
     check_output_file(args.scores, "--scores")
     check_output_file(args.json, "--json")
+
+
+def _evaluate(args):
+    from keras_sportsnet import workflows
+    from keras_sportsnet.utils.tables import format_markdown_table
+
     outcome = workflows.evaluate(args.weights, args.data, clips_per_video=args.clips, views=args.views, seed=args.seed,
                                  batch_size=args.batch_size, scores_path=args.scores, groups=args.groups)
     rows = list(outcome.metrics.items()) + [[f"mAP {group}", value] for group, value in outcome.group_map.items()]
@@ -253,7 +269,7 @@ def register(commands, parents=()):
     predict.add_argument("--json", help="also write the predictions as JSON")
     predict.add_argument("--plot", help="also draw the prediction strip (thumbnail + top-k bars) to this .png/.svg/.pdf")
     predict.add_argument("--quiet", action="store_true", help="no progress line")
-    predict.set_defaults(handler=_predict, needs=("keras",))
+    predict.set_defaults(handler=_predict, check=_check_predict, needs=("keras",))
 
     train = add_subcommand(
         commands, "train", parents=parents,
@@ -281,7 +297,7 @@ def register(commands, parents=()):
                        help="with --distribute and several processes: 'per_process' = each process reads its own "
                             "--shards files (recommended on many hosts); 'global' = each reads all, keeps its part")
     _add_training_arguments(train)
-    train.set_defaults(handler=_train, needs=("keras", "tensorflow"))
+    train.set_defaults(handler=_train, check=_check_train, needs=("keras", "tensorflow"))
 
     evaluate = add_subcommand(
         commands, "evaluate", parents=parents,
@@ -299,7 +315,7 @@ def register(commands, parents=()):
     evaluate.add_argument("--scores", help="save the per-view scores here (.npz) to re-score or plot later")
     evaluate.add_argument("--groups", help="'ucf101' or a JSON file {group: [class names]} for per-group mAP")
     evaluate.add_argument("--json", help="also write the metrics as JSON")
-    evaluate.set_defaults(handler=_evaluate, needs=("keras", "tensorflow"))
+    evaluate.set_defaults(handler=_evaluate, check=_check_evaluate, needs=("keras", "tensorflow"))
 
     transfer = add_subcommand(
         commands, "transfer", parents=parents,
@@ -314,4 +330,4 @@ def register(commands, parents=()):
                           help="dropout before every trained layer, in [0, 1) (default: the library's)")
     transfer.add_argument("--resize-to", type=positive_int, help="centre-square side before cropping (default: the preset's)")
     _add_training_arguments(transfer)
-    transfer.set_defaults(handler=_transfer, needs=("keras", "tensorflow"))
+    transfer.set_defaults(handler=_transfer, check=_check_transfer, needs=("keras", "tensorflow"))

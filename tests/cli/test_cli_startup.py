@@ -53,7 +53,13 @@ def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
                                           "evaluate", "transfer", "plot")]
         cases += [["train", "v/", "--run-dir", "r", "--epochs", "0"], ["scan", "v/", "--workers", "-5"],
                   ["predict", "v.mp4", "--top", "0"], ["evaluate", "v/", "--weights", "p", "--batch-size", "0"],
-                  ["nonsense"]]
+                  ["nonsense"],
+                  # usage mistakes found by the subcommands' own checks, still before Keras is imported
+                  ["scan", "no_such_dir/"], ["train", "--run-dir", "r"], ["train", "no_such_dir/", "--run-dir", "r"],
+                  ["predict", "no_such.mp4"], ["predict"], ["evaluate", "no_such_dir/", "--weights", "p"],
+                  ["transfer", "no_such_dir/", "--weights", "p", "--run-dir", "r"],
+                  ["prepare", "no_such_dir/", "out/", "--fusion", "slow"],
+                  ["plot", "views", "no_such.npz", "views.png"]]
         for argv in cases:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 codes[" ".join(argv)] = main(argv)
@@ -72,6 +78,8 @@ def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
     assert all(code == 0 for argv, code in codes.items() if argv.endswith(" --help"))
     assert codes["train v/ --run-dir r --epochs 0"] == 2 and codes["scan v/ --workers -5"] == 2
     assert codes["predict v.mp4 --top 0"] == 2 and codes["evaluate v/ --weights p --batch-size 0"] == 2
+    checked = [argv for argv in codes if "no_such" in argv or argv in ("train --run-dir r", "predict")]
+    assert len(checked) == 9 and all(codes[argv] == 2 for argv in checked)
 
 
 def test_missing_inputs_are_usage_errors_before_any_import(tmp_path):
