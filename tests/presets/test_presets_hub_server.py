@@ -31,7 +31,7 @@ from hub_server import start_server
 
 SPEC = "C(4,5,2)-N-P-C(6,3,1)-P-FC(8)"
 SHAPE = (10, 32, 32, 3)
-FILES = ("config.json", "metadata.json", "model.weights.h5")
+FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json", "task.weights.h5", "preprocessor.json")
 ORG = "ksn-hub-test"
 
 
