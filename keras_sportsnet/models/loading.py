@@ -77,15 +77,20 @@ def _int(preset, name, key, value, low, high, allow_none=True):
     if value is None and allow_none:
         return None
     if not is_int(value) or not low <= value <= high:
-        raise _fail(preset, name, f"has {key}={value!r}; expected an int in [{low}, {high}].")
+        raise _fail(preset, name, f"has {key}={_short(value)}; expected an int in [{low}, {high}].")
     return int(value)
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _text(preset, name, key, value, allow_none=True, limit=200):
     if value is None and allow_none:
         return None
     if not isinstance(value, str) or len(value) > limit:
-        raise _fail(preset, name, f"has {key}={str(value)[:80]!r}; expected a str of at most {limit} characters.")
+        raise _fail(preset, name, f"has {key}={_short(value)}; expected a str of at most {limit} characters.")
     return value
 
 
@@ -99,7 +104,7 @@ def _rate(preset, name, key, value):
 
 def _choice(preset, name, key, value, allowed):
     if value not in allowed:
-        raise _fail(preset, name, f"has {key}={str(value)[:80]!r}; expected one of {list(allowed)}.")
+        raise _fail(preset, name, f"has {key}={_short(value)}; expected one of {list(allowed)}.")
     return value
 
 
@@ -108,7 +113,7 @@ def _size(preset, name, key, value):
         return None
     pair = [value, value] if is_int(value) else value
     if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-        raise _fail(preset, name, f"has {key}={str(value)[:80]!r}; expected an int or [height, width].")
+        raise _fail(preset, name, f"has {key}={_short(value)}; expected an int or [height, width].")
     return tuple(_int(preset, name, key, v, 1, _MAX_SIDE, allow_none=False) for v in pair)
 
 
@@ -129,7 +134,10 @@ def _serialized(preset, name, document, class_name):
 _BACKBONE_KEYS = {"name", "trainable", "dtype", *ARCHITECTURE_ARGUMENTS, "fusion", "dropout"}
 
 
-def backbone_arguments(preset, document=None, name=CONFIG_FILE):
+_CONFIG_JSON = object()
+
+
+def backbone_arguments(preset, document=_CONFIG_JSON, name=CONFIG_FILE):
     """The checked `SportsNetBackbone` constructor arguments of a preset (nothing built).
 
     Raises:
@@ -137,7 +145,7 @@ def backbone_arguments(preset, document=None, name=CONFIG_FILE):
             that does not parse or does not fit, or a model over
             `MAX_PRESET_PARAMETERS`.
     """
-    if document is None:
+    if document is _CONFIG_JSON:
         document = preset.config
         if preset.format_version < 2 and preset.has_head:
             document = _serialized(preset, name, preset.config, "SportsNetVideoClassifier").get("backbone")

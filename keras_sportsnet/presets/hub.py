@@ -159,7 +159,7 @@ def _fetch(source, repo, name, revision, names, optional=False):
         detail = str(error).splitlines()[0] if str(error) else "no details"
         raise PresetError(
             f"Preset {source!r}: downloading {name} from {repo}@{revision or 'main'} failed "
-            f"({type(error).__name__}: {detail}). Nothing partial was kept; try again, or check the network "
+            f"({type(error).__name__}: {detail}). The partial download is never used; try again, or check the network "
             f"(Hub cache: {hub_cache_folder()})."
         ) from None
 
