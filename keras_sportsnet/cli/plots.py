@@ -14,6 +14,8 @@ from keras_sportsnet.cli.common import positive_int
 
 __all__ = ["register"]
 
+FIGURE_TYPES = (".png", ".svg", ".pdf")
+
 EXAMPLES = [
     "keras-sportsnet plot filters filters.png --weights slow_fusion_synthetic --gif filters.gif",
     "keras-sportsnet plot curves runs/slow curves.png --metrics loss,hit_at_1",
@@ -44,6 +46,11 @@ def _two_names(text):
 def _check_plot(args):
     inputs = [getattr(args, name) for name in ("run", "scores", "scores_a", "scores_b") if getattr(args, name, None)]
     check_inputs_exist(inputs, "input")
+    if not args.output.lower().endswith(FIGURE_TYPES):
+        raise UsageError(f"`output` must be a .png, .svg or .pdf file (the extension says which). "
+                         f"Received: {args.output}")
+    if getattr(args, "gif", None) and not args.gif.lower().endswith(".gif"):
+        raise UsageError(f"`--gif` must be a .gif file. Received: --gif {args.gif}")
     check_output_file(args.output, "output")
     check_output_file(getattr(args, "gif", None), "--gif")
 

@@ -287,8 +287,9 @@ def register(commands, parents=()):
     train.add_argument("--classes", type=positive_int, help="with --shards: number of classes")
     train.add_argument("--clips-per-video", type=positive_int, default=1, help="clips per video and pass (default 1)")
     train.add_argument("--dropout", type=fraction(), default=0.0, help="dropout before every FC layer, in [0, 1)")
-    train.add_argument("--resize-to", type=positive_int, default=200,
-                       help="side of the centre square before cropping (default 200)")
+    train.add_argument("--resize-to", type=positive_int,
+                       help="side of the centre square before cropping (default: 200, the paper's; more for crops "
+                            "over 200)")
     train.add_argument("--distribute", choices=("auto", "data_parallel", "mirrored", "multi_worker_mirrored", "none"),
                        help="data-parallel training (keras_sportsnet.distributed.setup): 'auto' = JAX DataParallel "
                             "over every device of every process (KERAS_DISTRIBUTION_* or SLURM say who is who), or TF "

@@ -33,7 +33,6 @@ from keras_sportsnet.workflows.inference import predict
 from keras_sportsnet.workflows.inference import read_groups
 from keras_sportsnet.workflows.inference import write_metrics_json
 from keras_sportsnet.workflows.model_loading import LoadedModel
-from keras_sportsnet.workflows.model_loading import describe_model
 from keras_sportsnet.workflows.model_loading import load_model
 
 __all__ = [
@@ -43,7 +42,6 @@ __all__ = [
     "Prediction",
     "PredictionOutcome",
     "TrainingOutcome",
-    "describe_model",
     "evaluate",
     "expand_videos",
     "load_model",

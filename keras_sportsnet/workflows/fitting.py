@@ -95,7 +95,7 @@ def make_datasets(data, *, model, batch_size, seed=0, validation_split=0.2, resi
         validation_split: float in [0, 1). Held-out fraction of a folder's
             videos (0: no validation; ignored for shards).
         resize_to: int or None. Centre-square side before cropping (None:
-            the model's preprocessor, else the pipeline's default).
+            the model's preprocessor's, else the pipeline's default).
         clips_per_video: int. Clips per video and pass.
         distribution: a `DistributedContext` or None.
         verbose: bool.
@@ -124,6 +124,8 @@ def make_datasets(data, *, model, batch_size, seed=0, validation_split=0.2, resi
     from keras_sportsnet.data.datasets import video_dataset_from_directory
 
     common = dict(model=model, batch_size=batch_size, seed=seed, clips_per_video=clips_per_video, verbose=verbose)
+    if resize_to is None and getattr(model, "preprocessor", None) is not None:
+        resize_to = model.preprocessor.get_config()["resize_to"]
     if resize_to is not None:
         common["resize_to"] = resize_to
     if validation_split:
@@ -175,9 +177,11 @@ def train_and_save(
         steps_per_epoch: int or None (one pass).
         recipe: `TrainingRecipe` or None (the paper's).
         seed: int. Data order, augmentation and the split.
-        resize_to: int or None. Centre-square side before cropping.
+        resize_to: int or None. Centre-square side before cropping: set on
+            the model's preprocessor, so that the data and the preset use it
+            (None: the model's own).
         clips_per_video: int. Clips per video and pass.
-        class_names: list of str or None (default: the data's).
+        class_names: list of str or None (default: the model's, else the data's).
         metadata: dict or None. Merged into the preset's metadata.
         preset_dir: str or None. Where to write the preset.
         distribution: `keras_sportsnet.distributed.DistributedContext` or None.
@@ -194,7 +198,7 @@ def train_and_save(
     print(outcome.summary())
     ```
     """
-    from keras_sportsnet.presets import save_preset
+    from keras_sportsnet.models import save_preset
     from keras_sportsnet.training import PAPER_RECIPE
     from keras_sportsnet.training import train
     from keras_sportsnet.training.trainer import _without_distribution
@@ -203,14 +207,17 @@ def train_and_save(
     check_positive_int("epochs", epochs)
     check_positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
     recipe = recipe or PAPER_RECIPE
+    if resize_to is not None:
+        _set_resize_to(model, resize_to)  # the data pipeline and the preset take it from the model
     if validation_data is None:
         train_data, validation_data = make_datasets(
             data, model=model, batch_size=recipe.batch_size, seed=seed, validation_split=validation_split,
-            resize_to=resize_to, clips_per_video=clips_per_video, distribution=distribution,
-            verbose=verbose not in (0, False))
+            clips_per_video=clips_per_video, distribution=distribution, verbose=verbose not in (0, False))
     else:
         train_data = data
     names = list(class_names or getattr(train_data, "class_names", None) or [])
+    if names and getattr(model, "class_names", None) is None and len(names) == getattr(model, "num_classes", -1):
+        model.class_names = names
     result = train(model, train_data, validation_data, run_dir=run_dir, epochs=epochs,
                    steps_per_epoch=steps_per_epoch, recipe=recipe, distribution=distribution, verbose=verbose,
                    tensorboard=tensorboard)
@@ -223,18 +230,12 @@ def train_and_save(
     if distribution is not None and not distribution.is_chief:
         return outcome
     metadata = dict(metadata or {})
-    num_classes = int(model.output.shape[-1])
-    metadata.setdefault("class_names", names if len(names) == num_classes else [str(i) for i in range(num_classes)])
     metadata.setdefault("dataset", _dataset_name(data))
     metadata["training"] = {
         **recipe.to_dict(), "steps_per_epoch": steps_per_epoch, "seed": seed, "clips_per_video": clips_per_video,
         **(metadata.get("training") or {}),
         "epochs": len(result["history"]), "best_epoch": result.get("best_epoch"), "monitor": monitor,
     }
-    if resize_to is not None:
-        metadata["evaluation"] = {**(metadata.get("evaluation") or {}),
-                                  "protocol": {**((metadata.get("evaluation") or {}).get("protocol") or {}),
-                                               "resize_to": resize_to}}
     if distribution is not None:
         metadata["training"]["distribution"] = {"engine": distribution.engine, "num_replicas": distribution.num_replicas,
                                                 "processes": distribution.process_count}
@@ -242,6 +243,18 @@ def train_and_save(
     with _without_distribution():
         outcome.preset = save_preset(model, folder, overwrite=True, metadata=metadata)
     return outcome
+
+
+def _set_resize_to(model, resize_to):
+    """Gives ``model`` a preprocessor that resizes to ``resize_to`` (its other settings kept)."""
+    from keras_sportsnet.models import VideoPreprocessor
+
+    current = getattr(model, "preprocessor", None)
+    if current is None:
+        raise ValueError(f"`resize_to` needs a keras_sportsnet classifier (with a preprocessor); {model.name!r} "
+                         "has none.")
+    if current.get_config()["resize_to"] != resize_to:
+        model.preprocessor = VideoPreprocessor.from_config({**current.get_config(), "resize_to": resize_to})
 
 
 def transfer(
@@ -266,7 +279,7 @@ def transfer(
         regime: ``"top"``, ``"top3"``, ``"all"`` or ``"scratch"``.
         dropout: float in [0, 1) or None (the library's default for
             `keras_sportsnet.training.transfer_model`).
-        resize_to: int or None (default: what ``source`` was trained on).
+        resize_to: int or None (default: the source's preprocessor's: what it was trained on).
         **train_kwargs: passed to `train_and_save` (``validation_split``,
             ``steps_per_epoch``, ``recipe``, ``seed``, ``verbose`` ...).
 
@@ -293,7 +306,8 @@ def transfer(
     if dropout is None:
         dropout = inspect.signature(transfer_model).parameters["dropout"].default
     model = transfer_model(loaded.model, len(names), regime=regime, dropout=dropout)
-    resize_to = loaded.resize_to if resize_to is None else resize_to
+    if getattr(loaded.model, "preprocessor", None) is not None:
+        model.preprocessor = loaded.model.preprocessor  # the same clips, resize and protocol as the source's
     metadata = {"training": {"transfer_from": loaded.source or getattr(loaded.model, "name", None), "regime": regime,
                              "dropout": dropout}}
     return train_and_save(model, data, run_dir=run_dir, epochs=epochs, resize_to=resize_to, class_names=names,

@@ -11,10 +11,10 @@ loaded.model, loaded.class_names[:3], loaded.resize_to
 import dataclasses
 import os
 
-__all__ = ["DEFAULT_RESIZE_TO", "LoadedModel", "describe_model", "load_model"]
+__all__ = ["DEFAULT_RESIZE_TO", "LoadedModel", "load_model"]
 
 DEFAULT_RESIZE_TO = 200
-"""The paper's centre-square side, used when neither the model nor its preset says otherwise."""
+"""The paper's centre-square side, for a model without a preprocessor."""
 
 
 @dataclasses.dataclass
@@ -26,8 +26,8 @@ class LoadedModel:
             with ``include_top=False``).
         class_names: list of str: one per output (``"0"``, ``"1"``... when the
             preset names none).
-        resize_to: int. Side of the centre square the model's clips are cut
-            from (what it was trained on).
+        resize_to: int or ``(height, width)``. Side of the centre square the
+            model's clips are cut from (its preprocessor's: what it was trained on).
         source: str or None. The preset's name, handle or folder.
 
     Example:
@@ -42,40 +42,32 @@ class LoadedModel:
     resize_to: int
     source: str = None
 
+    @classmethod
+    def from_model(cls, model, source=None):
+        """The `LoadedModel` of a model in memory: its class names and ``resize_to`` (from its preprocessor).
 
-def _class_names(model, metadata):
-    names = getattr(model, "class_names", None) or (metadata or {}).get("class_names")
+        Example:
+        ```python
+        loaded = LoadedModel.from_model(ksn.SlowFusion(classes=3))
+        ```
+        """
+        return cls(model, _class_names(model), _resize_to(model), source)
+
+
+def _class_names(model):
+    if not hasattr(model, "output"):
+        return []
+    names = getattr(model, "class_names", None)
     if names:
         return [str(name) for name in names]
     outputs = getattr(model, "num_classes", None) or int(model.output.shape[-1])
     return [str(i) for i in range(outputs)]
 
 
-def _resize_to(model, metadata):
+def _resize_to(model):
     preprocessor = getattr(model, "preprocessor", None)
-    if preprocessor is not None and hasattr(preprocessor, "get_config"):
-        resize_to = preprocessor.get_config().get("resize_to")
-        if resize_to:
-            return int(resize_to)
-    protocol = ((metadata or {}).get("evaluation") or {}).get("protocol") or {}
-    return int(protocol.get("resize_to") or DEFAULT_RESIZE_TO)
-
-
-def describe_model(model, metadata=None, source=None):
-    """`LoadedModel` for a model already in memory (its preset's ``metadata`` if known).
-
-    Args:
-        model: a keras_sportsnet classifier.
-        metadata: dict or None. The preset's metadata.
-        source: str or None.
-
-    Example:
-    ```python
-    loaded = describe_model(ksn.SlowFusion(classes=3))
-    ```
-    """
-    return LoadedModel(model, _class_names(model, metadata) if hasattr(model, "output") else [],
-                       _resize_to(model, metadata), source)
+    resize_to = preprocessor.get_config().get("resize_to") if preprocessor is not None else None
+    return resize_to or DEFAULT_RESIZE_TO
 
 
 def load_model(weights, *, include_top=True):
@@ -101,17 +93,9 @@ def load_model(weights, *, include_top=True):
     ```
     """
     if not isinstance(weights, (str, os.PathLike)):
-        return describe_model(weights)
-    from keras_sportsnet.models import build_model
-    from keras_sportsnet.presets import LocalPreset
-    from keras_sportsnet.presets import resolve_preset
+        return LoadedModel.from_model(weights)
+    from keras_sportsnet.models import SportsNetBackbone
+    from keras_sportsnet.models import SportsNetVideoClassifier
 
-    preset = resolve_preset(weights)
-    if not isinstance(preset, LocalPreset):
-        raise ValueError(
-            f"`weights` {os.fspath(weights)!r} is a bare weights file: it carries no architecture. Pass a preset "
-            "(a registered name, an hf:// handle or a folder written by save_preset)."
-        )
-    model = build_model(preset.backbone_config["fusion"], include_top=include_top, weights=preset)
-    return LoadedModel(model, _class_names(model, preset.metadata) if include_top else [],
-                       _resize_to(model, preset.metadata), os.fspath(weights))
+    cls = SportsNetVideoClassifier if include_top else SportsNetBackbone
+    return LoadedModel.from_model(cls.from_preset(os.fspath(weights)), source=os.fspath(weights))

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from keras_sportsnet.cli import main
-from keras_sportsnet.data.synthetic import index_frames, write_video
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 from keras_sportsnet.evaluation import VideoScores
 from keras_sportsnet.training.checkpoints import write_history_csv
 
@@ -64,11 +65,17 @@ def test_plot_from_saved_scores(saved_scores, tmp_path, arguments):
 def test_plot_errors_name_the_argument(saved_scores, tmp_path, capsys):
     out = str(tmp_path / "x.png")
     assert main(["plot", "ap-difference", saved_scores[0], saved_scores[1], out, "--names", "only_one"]) == 2
-    assert "`--names` must be 2 comma-separated names" in capsys.readouterr().err
+    assert "argument --names: must be two comma-separated names" in capsys.readouterr().err
     assert main(["plot", "predictions", saved_scores[0], out, "--videos", "0,x"]) == 2
-    assert "`--videos` must be comma-separated video indices" in capsys.readouterr().err
+    assert "argument --videos: must be comma-separated video indices" in capsys.readouterr().err
+    assert main(["plot", "predictions", saved_scores[0], out, "--videos", "0,7"]) == 2
+    assert "holds 4 videos (indices 0..3). Received: --videos 0,7" in capsys.readouterr().err
     assert main(["plot", "confusion", saved_scores[0], str(tmp_path / "x.jpg")]) == 2
-    assert "`path extension` must be one of ['png', 'svg', 'pdf']" in capsys.readouterr().err
+    assert "`output` must be a .png, .svg or .pdf file" in capsys.readouterr().err
+    assert main(["plot", "filters", out, "--weights", "slow_fusion_synthetic", "--gif", str(tmp_path / "f.png")]) == 2
+    assert "`--gif` must be a .gif file" in capsys.readouterr().err
+    assert main(["plot", "views", str(tmp_path / "none.npz"), out]) == 2
+    assert "none.npz does not exist" in capsys.readouterr().err
     assert not os.listdir(tmp_path)
 
 

@@ -31,18 +31,20 @@ def test_expand_videos_searches_folders_and_refuses_missing_paths(folder):
 
 
 def test_predict_resolves_the_preset_once_and_classifies_each_video_of_a_folder(folder, monkeypatch):
-    import keras_sportsnet.presets
-    import keras_sportsnet.presets.hub
+    import sys
+
+    from keras_sportsnet.presets.resolve import resolve_preset
 
     calls = []
-    original = keras_sportsnet.presets.hub.resolve_preset
 
-    def counting(weights):
+    def counting(weights, *args, **kwargs):
         calls.append(weights)
-        return original(weights)
+        return resolve_preset(weights, *args, **kwargs)
 
-    monkeypatch.setattr(keras_sportsnet.presets.hub, "resolve_preset", counting)
-    monkeypatch.setattr(keras_sportsnet.presets, "resolve_preset", counting)
+    workflows.load_model("slow_fusion_synthetic")  # every module on the loading path is imported
+    for name, module in list(sys.modules.items()):  # wherever the resolver is used
+        if name.startswith("keras_sportsnet") and getattr(module, "resolve_preset", None) is resolve_preset:
+            monkeypatch.setattr(module, "resolve_preset", counting)
     outcome = workflows.predict(str(folder / "videos"), model="slow_fusion_synthetic", top_k=3, clips_per_video=1,
                                 views=1, verbose=False)
     assert calls == ["slow_fusion_synthetic"]
