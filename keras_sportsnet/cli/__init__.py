@@ -102,14 +102,14 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return common.USAGE_ERROR
     name = f"keras-sportsnet {args.command}"
-    with common.quiet_startup(args.verbose):
+    args.needs = getattr(args, "needs", ())
+    with common.quiet_startup(args.verbose), common.native_noise_filtered(args.verbose or not args.needs):
         try:
             check = getattr(args, "check", None)
             if check is not None:  # usage mistakes, answered before anything heavy is imported
                 check(args)
-            needs = getattr(args, "needs", ())
-            if needs:
-                common.import_backend(args.verbose, tensorflow="tensorflow" in needs)
+            if args.needs:
+                common.import_backend(args.verbose, tensorflow="tensorflow" in args.needs)
             return args.handler(args)
         except KeyboardInterrupt:
             print(f"{name}: interrupted", file=sys.stderr)

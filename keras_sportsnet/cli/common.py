@@ -23,7 +23,7 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
+import threading
 import warnings
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "import_backend",
     "int_at_least",
     "is_uri",
+    "native_noise_filtered",
     "non_negative_int",
     "one_line_warning",
     "positive_float",
@@ -287,34 +288,90 @@ def quiet_startup(verbose):
             logger.setLevel(levels[name])
 
 
-@contextlib.contextmanager
-def _native_stderr_filtered():
-    """Holds back what native code writes to file descriptor 2 inside, then replays all but the known noise.
+class _NativeNoiseFilter:
+    """Descriptor 2 becomes a pipe; a thread forwards what arrives, live, except the native start-up lines.
 
     absl's C++ logging writes its start-up lines (``oneDNN custom operations are
-    on``, ``Could not find cuda drivers``) before any log level is read, so
-    only redirecting the descriptor keeps them off the terminal.
+    on``, ``Could not find cuda drivers``) before any log level is read, in this
+    process and in every worker process it starts (they inherit descriptor 2),
+    so only filtering the descriptor keeps them off the terminal. Everything
+    else (Python's stderr, progress lines, tracebacks, native errors) passes
+    through as it comes.
+    """
+
+    def __init__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        self.out = os.dup(2)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+        self.read = read
+        self.mid_line = False  # the last bytes forwarded did not end a line
+        self.thread = threading.Thread(target=self._pump, name="keras-sportsnet-stderr", daemon=True)
+        self.thread.start()
+
+    def _pump(self):
+        pending = b""
+        try:
+            while True:
+                chunk = os.read(self.read, 1 << 16)
+                if not chunk:
+                    break
+                pending = self._forward(pending + chunk)
+            self._forward(pending, final=True)
+        except OSError:  # the terminal went away: keep draining so that writers never block
+            while os.read(self.read, 1 << 16):
+                pass
+        finally:
+            os.close(self.read)
+            os.close(self.out)
+
+    def _write(self, data):
+        while data:
+            data = data[os.write(self.out, data):]
+
+    def _forward(self, data, final=False):
+        """Writes the complete lines of ``data`` that are not noise; returns what waits for more bytes."""
+        *lines, tail = data.split(b"\n")
+        for line in lines:
+            if self.mid_line or not _is_native_noise(line.decode("utf-8", "replace")):
+                self._write(line + b"\n")
+            self.mid_line = False
+        if tail and (final or self.mid_line or not _could_be_native_noise(tail.decode("utf-8", "replace"))):
+            self._write(tail)  # a progress line ending in "\r", or the start of an ordinary line
+            self.mid_line = True
+            return b""
+        return tail
+
+    def close(self):
+        try:
+            sys.stderr.flush()
+        finally:
+            os.dup2(self.saved, 2)  # the pipe's last writer in this process closes
+            os.close(self.saved)
+            self.thread.join(timeout=5)  # worker processes that still hold the pipe keep their own copy
+
+
+@contextlib.contextmanager
+def native_noise_filtered(verbose):
+    """Inside (unless ``verbose``): TensorFlow's and absl's native start-up lines are dropped from stderr.
+
+    Example:
+    ```python
+    with native_noise_filtered(verbose=False):
+        import keras
+    ```
     """
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
+        noise_filter = None if verbose else _NativeNoiseFilter()
     except (OSError, ValueError, AttributeError):  # no real descriptor 2 (embedded interpreters)
+        noise_filter = None
+    try:
         yield
-        return
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            try:
-                sys.stderr.flush()
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-            held.seek(0)
-            for line in held.read().decode("utf-8", "replace").splitlines():
-                if not _is_native_noise(line):
-                    print(line, file=sys.stderr)
+    finally:
+        if noise_filter is not None:
+            noise_filter.close()
 
 
 def _is_native_noise(line):
@@ -325,11 +382,21 @@ def _is_native_noise(line):
     return len(head) == 5 and head[0] in "IW" and head[1:].isdigit()
 
 
+def _could_be_native_noise(start):
+    """Whether a line beginning with ``start`` may turn out to be noise (then wait for the rest)."""
+    if any(pattern.startswith(start) or start.startswith(pattern) for pattern in _NATIVE_NOISE):
+        return True
+    head = start[:5]
+    return bool(head) and head[0] in "IW" and head[1:].isdigit()
+
+
 def import_backend(verbose, *, tensorflow=False):
-    """Imports Keras (and so its backend) with the native start-up lines held back unless ``verbose``.
+    """Imports Keras (and so its backend); quiets absl's Python logger unless ``verbose``.
+
+    Run it inside `native_noise_filtered`: the native start-up lines come now.
 
     Args:
-        verbose: bool. Let every start-up line through.
+        verbose: bool. Leave absl's logger as it is.
         tensorflow: bool. Also import TensorFlow when it is installed (the
             subcommand builds tf.data pipelines even on another Keras backend).
 
@@ -340,11 +407,9 @@ def import_backend(verbose, *, tensorflow=False):
     """
     import importlib.util
 
-    context = contextlib.nullcontext() if verbose else _native_stderr_filtered()
-    with context:
-        import keras  # noqa: F401
+    import keras  # noqa: F401
 
-        if tensorflow and importlib.util.find_spec("tensorflow") is not None:
-            import tensorflow  # noqa: F401
+    if tensorflow and importlib.util.find_spec("tensorflow") is not None:
+        import tensorflow  # noqa: F401
     if not verbose and "absl.logging" in sys.modules:
         sys.modules["absl.logging"].set_verbosity("error")

@@ -114,6 +114,33 @@ def test_native_start_up_lines_are_recognised_and_nothing_else():
     assert not any(common._is_native_noise(line) for line in kept)
 
 
+def test_the_filter_drops_native_start_up_lines_of_this_process_and_of_its_children_only(capfd):
+    import subprocess
+    import sys
+
+    child = ("import os, sys, time\n"
+             "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+             "os.write(2, b'I0000 00:00:1.0 7 port.cc:153] oneDNN custom operations are on.\\n')\n"
+             "os.write(2, b'progress 1/2\\r')\n"
+             "time.sleep(0.2)\n"
+             "os.write(2, b'progress 2/2\\n')\n"
+             "os.write(2, b'E0000 00:00:1.0 7 x.cc:1] a real native error\\n')\n"
+             "os.write(2, b'I00')\n"  # a noise line split across writes
+             "time.sleep(0.2)\n"
+             "os.write(2, b'00 00:00:1.0 7 cudart_stub.cc:31] Could not find cuda drivers\\n')\n"
+             "sys.stderr.write('a Python line\\n')\n")
+    with common.native_noise_filtered(verbose=False):
+        os.write(2, b"W0000 00:00:1.0 7 cpu_feature_guard.cc:1] noise of this process\n")
+        subprocess.run([sys.executable, "-c", child], check=True)
+        os.write(2, b"kept: this process\n")
+    err = capfd.readouterr().err
+    assert err == ("progress 1/2\rprogress 2/2\nE0000 00:00:1.0 7 x.cc:1] a real native error\n"
+                   "a Python line\nkept: this process\n")
+    with common.native_noise_filtered(verbose=True):
+        os.write(2, b"I0000 00:00:1.0 7 port.cc:153] shown with --verbose\n")
+    assert "shown with --verbose" in capfd.readouterr().err
+
+
 def test_an_unexpected_exception_is_reported_as_a_bug_with_exit_code_70(monkeypatch, capsys):
     from keras_sportsnet.cli import models
 

@@ -15,8 +15,8 @@ from conftest import write_class_videos
 
 from keras_sportsnet.cli import build_parser
 from keras_sportsnet.cli import main
-from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 
 ORDER = ("scan", "prepare", "train", "predict", "evaluate", "transfer", "summary", "presets", "plot", "architectures")
 

@@ -63,7 +63,7 @@ def test_epochs_and_steps_must_be_positive(epochs, steps, tmp_path):
 def test_the_cli_exits_1_when_training_stopped(monkeypatch, tmp_path, capsys):
     import keras_sportsnet.training
     from conftest import write_class_videos
-    from keras_sportsnet.data.synthetic import index_frames
+    from keras_sportsnet.testing.videos import index_frames
 
     videos = write_class_videos(str(tmp_path / "videos"), ["a", "b"], 2, lambda label, video: index_frames(4, 32, 32))
     monkeypatch.setattr(keras_sportsnet.training, "train", fake_train(

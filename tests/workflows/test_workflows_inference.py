@@ -6,7 +6,7 @@ import pytest
 from conftest import write_class_videos
 
 from keras_sportsnet import workflows
-from keras_sportsnet.data.synthetic import index_frames
+from keras_sportsnet.testing.videos import index_frames
 
 
 @pytest.fixture(scope="module")
