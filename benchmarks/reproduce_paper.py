@@ -1,7 +1,8 @@
 """The paper's findings in miniature, on the embedded synthetic-sports dataset.
 
-Trains and evaluates, with the package's own pipeline (files on disk,
-`video_dataset_from_directory`, `ksn.training.train`, `ksn.evaluate_videos`),
+Trains and evaluates, with the package's own workflows (files on disk,
+`keras_sportsnet.workflows.train_and_save` / `transfer` / `evaluate`: what the
+command line runs),
 small-spec versions of every Table 1 architecture on `synthetic_sports`
 (appearance, motion and appearance+motion classes), then writes Markdown
 tables shaped like the paper's:
@@ -48,6 +49,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_sportsnet as ksn  # noqa: E402
+from keras_sportsnet import workflows  # noqa: E402
 from keras_sportsnet.datasets import synthetic_sports as sports  # noqa: E402
 from keras_sportsnet.evaluation import compare_per_class_ap  # noqa: E402
 from keras_sportsnet.evaluation import ensemble  # noqa: E402
@@ -134,22 +136,21 @@ def recipe(settings):
 def train_and_evaluate(name, model, folders, work, settings):
     """Trains ``model`` on the train folder (15% held out for validation), evaluates on the test folder."""
     keras.utils.set_random_seed(settings.seed)
-    train, val = ksn.data.video_dataset_from_directory(
-        folders["train"], model=model, resize_to=VIDEO_SIZE, batch_size=settings.batch_size,
-        clips_per_video=settings.clips_per_video, validation_split=0.15, subset="both", seed=settings.seed,
-        verbose=False)
     run_dir = os.path.join(work, "runs", name.replace(" ", "_").replace("+", "plus"))
-    result = ksn.training.train(model, train, val, run_dir=run_dir, epochs=settings.epochs, recipe=recipe(settings),
-                                verbose=0, tensorboard=False)
-    model.load_weights(result["best_weights"])
+    outcome = workflows.train_and_save(
+        model, folders["train"], run_dir=run_dir, epochs=settings.epochs, validation_split=0.15,
+        recipe=recipe(settings), seed=settings.seed, resize_to=VIDEO_SIZE, clips_per_video=settings.clips_per_video,
+        verbose=0, tensorboard=False)
+    if outcome.stopped:
+        raise SystemExit(f"{name}: {outcome.summary()}")
+    result = outcome.result
     trained = sum(row.get("seconds", 0.0) for row in result["history"])  # the run's own epochs, resumed or not
-    scores = ksn.evaluate_videos(model, folders["test"], clips_per_video=settings.eval_clips,
-                                 views=settings.eval_views, seed=settings.seed, resize_to=VIDEO_SIZE,
-                                 scores_path=os.path.join(work, "scores", f"{os.path.basename(run_dir)}.npz"),
-                                 verbose=False)
+    scores = workflows.evaluate(model, folders["test"], clips_per_video=settings.eval_clips, views=settings.eval_views,
+                                seed=settings.seed, verbose=False,
+                                scores_path=os.path.join(work, "scores", f"{os.path.basename(run_dir)}.npz")).scores
     metrics = scores.metrics()
-    log(f"{name}: best epoch {result['best_epoch']}, val_hit_at_1 {result['best']:.3f}; test video hit@1 "
-        f"{metrics['video_hit@1']:.3f}, clip hit@1 {metrics['clip_hit@1']:.3f} ({trained:.0f} s training)")
+    log(f"{name}: {outcome.summary()}; test video hit@1 {metrics['video_hit@1']:.3f}, clip hit@1 "
+        f"{metrics['clip_hit@1']:.3f} ({trained:.0f} s training)")
     return scores, result, trained
 
 
@@ -160,9 +161,9 @@ def check_metric(model):
 
     with tempfile.TemporaryDirectory() as folder:
         videos = data.write(folder)
-        scores = ksn.evaluate_videos(model, videos, clips_per_video=CHECK["clips_per_video"], views=CHECK["views"],
-                                     seed=CHECK["eval_seed"], resize_to=VIDEO_SIZE, verbose=False)
-    return scores.metrics()["video_hit@1"]
+        outcome = workflows.evaluate(model, videos, clips_per_video=CHECK["clips_per_video"], views=CHECK["views"],
+                                     seed=CHECK["eval_seed"], verbose=False)  # resize_to: the model's preprocessor's
+    return outcome.metrics["video_hit@1"]
 
 
 def speed(model, batch=32, seconds=3.0):
@@ -232,12 +233,7 @@ def main(argv=None):
 
     log("transfer ...")
     transfer_info = sports.synthetic_sports(1, class_set="transfer", num_frames=2, size=16).class_info
-    source = models["Slow Fusion"]
-    transfer_train = ksn.data.video_dataset_from_directory(
-        folders["transfer_train"], model=source, resize_to=VIDEO_SIZE, batch_size=settings.batch_size,
-        clips_per_video=settings.clips_per_video, seed=settings.seed, verbose=False)
-    transfer_test = ksn.data.read_video_folder(folders["transfer_test"])
-    transfer = _transfer(source, transfer_train, transfer_test, work, settings, transfer_info)
+    transfer = _transfer(models["Slow Fusion"], folders, work, settings, transfer_info)
 
     claims = _claims(scores, class_names, class_info, speeds, transfer)
     elapsed = time.perf_counter() - started
@@ -275,27 +271,29 @@ def _ap_row(row, class_info, swap=False):
     return [name, class_info[name], *((ap_b, ap_a) if swap else (ap_a, ap_b))]
 
 
-def _transfer(source, train, test, work, settings, class_info):
-    from keras_sportsnet.evaluation.runner import evaluate_videos
+def _transfer(source, folders, work, settings, class_info):
+    """Table 3 and 4: every regime fine-tuned from ``source`` on the transfer set, then evaluated."""
     from keras_sportsnet.training.transfer import REGIME_NAMES
     from keras_sportsnet.training.transfer import REGIMES
-    from keras_sportsnet.training.transfer import transfer_model
 
     rows = []
     for regime in REGIMES:
         keras.utils.set_random_seed(settings.seed)
         # Dropout 0.5, not the paper's 0.9: with 10% of the units kept, fine-tuning diverged (NaN) on a
         # transfer set this small.
-        model = transfer_model(source, len(train.class_names), regime=regime, dropout=TRANSFER_DROPOUT)
-        result = ksn.training.train(model, train, run_dir=os.path.join(work, "runs", f"transfer_{regime}"),
-                                    epochs=settings.transfer_epochs, recipe=recipe(settings), verbose=0,
-                                    tensorboard=False)
-        scores = evaluate_videos(model, test, clips_per_video=settings.eval_clips, views=settings.eval_views,
-                                 seed=settings.seed, resize_to=VIDEO_SIZE, verbose=False)
-        metrics = scores.metrics(groups=class_info)
-        rows.append({"regime": regime, "name": REGIME_NAMES[regime], **{k: v for k, v in metrics.items() if k != "group_mAP"},
-                     "group_mAP": metrics["group_mAP"], "epochs": len(result["history"])})
-        log(f"transfer {regime}: video hit@1 {metrics['video_hit@1']:.3f}")
+        outcome = workflows.transfer(
+            source, folders["transfer_train"], regime=regime, dropout=TRANSFER_DROPOUT,
+            run_dir=os.path.join(work, "runs", f"transfer_{regime}"), epochs=settings.transfer_epochs,
+            validation_split=0, recipe=recipe(settings), seed=settings.seed, clips_per_video=settings.clips_per_video,
+            verbose=0, tensorboard=False)
+        if outcome.stopped:
+            raise SystemExit(f"transfer {regime}: {outcome.summary()}")
+        evaluation = workflows.evaluate(outcome.model, folders["transfer_test"], clips_per_video=settings.eval_clips,
+                                        views=settings.eval_views, seed=settings.seed, groups=class_info,
+                                        verbose=False)
+        rows.append({"regime": regime, "name": REGIME_NAMES[regime], **evaluation.metrics,
+                     "group_mAP": evaluation.group_map, "epochs": len(outcome.result["history"])})
+        log(f"transfer {regime}: video hit@1 {evaluation.metrics['video_hit@1']:.3f}")
     table3 = format_markdown_table(["Model", "Video Hit@1", "mAP"], [[r["name"], r["video_hit@1"], r["mAP"]] for r in rows])
     groups = sorted(rows[0]["group_mAP"])
     table4 = format_markdown_table(["Group"] + [r["name"] for r in rows],
