@@ -23,7 +23,6 @@ EXPECTED = {
 }
 
 
-@pytest.mark.tensorflow_free
 def test_every_shipped_preset_is_registered_with_its_files():
     assert set(registry.SHIPPED_PRESETS) == set(EXPECTED)
     for name, entry in registry.SHIPPED_PRESETS.items():
@@ -48,7 +47,6 @@ def test_shipped_preset_reproduces_its_recorded_video_hit_at_1(name):
     assert constructor(weights=name).count_params() == model.count_params()  # by name alone
 
 
-@pytest.mark.tensorflow_free
 def test_a_changed_shipped_file_is_refused(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     shutil.copytree(os.path.join(registry.REPOSITORY_ROOT, "weights"), root / "weights")
