@@ -64,6 +64,9 @@ NUM_CLASSES = 487  # Sports-1M
 TRAINING_FLOPS_FACTOR = 3
 SEED = 1234
 QUICK_SPEC = "C(8,5,2)-N-P-C(16,3,1)-P-FC(32)"
+PAPER_CLIPS_SEEN = 500_000_000  # as benchmarks/bench_scaling.py: the paper's month on 10-50 replicas
+PROJECTION_GPUS = (1, 8, 64)
+PROJECTION_EFFICIENCY = (1.0, 0.9)
 
 FULL = {"inference_batches": (32, 256), "training_batches": (32, 128), "gemm_size": 8192,
         "clip_source": (10, 240, 320), "resize_to": 200, "augmentation_batch": 128, "spec": None,
@@ -151,7 +154,7 @@ def gemm_peaks(size, clock, min_time):
         matmul = jax.jit(lambda x, y, p=precision: jnp.matmul(x, y, precision=p))
         timing = time_calls(lambda: matmul(a, b), min_time=min_time, deadline=clock.start + clock.budget)
         peaks[label] = {"tflops": 2 * size**3 / timing["seconds"] / 1e12, **timing}
-        clock.log(f"GEMM {size}^3 {label}: {peaks[label]['tflops']:.1f} TFLOP/s")
+        clock.log(f"GEMM {size}^3 {label}: {peaks[label]['tflops']:.3g} TFLOP/s")
         del a, b
     return peaks
 
@@ -225,8 +228,9 @@ def training_call(model, batch):
         trainable, optimizer_state = optimizer.stateless_apply(optimizer_state, grads, trainable)
         return trainable, non_trainable, optimizer_state, loss
 
-    state = [[v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-             [v.value for v in optimizer.variables]]
+    # Copies: the step donates its state buffers, and the model's own variables serve the next measurement.
+    state = [[jax.numpy.copy(v.value) for v in variables]
+             for variables in (model.trainable_variables, model.non_trainable_variables, optimizer.variables)]
 
     def call():
         *new_state, loss = step(*state, x, y)
@@ -322,36 +326,49 @@ def environment():
             "xla_flags": os.environ.get("XLA_FLAGS", ""), "host_cpus": os.cpu_count()}
 
 
-def run_model(run, name, policy, settings, min_time):
-    """Inference and training of one architecture under one policy, each batch a measurement."""
+def run_models(run, combinations, settings, min_time):
+    """Inference and training of each (architecture, policy), each (step, batch) a measurement.
+
+    Two passes: first the largest batches of every combination (the targets
+    are read there), then the smaller ones, so a run that meets its time box
+    still has every target's numbers. The built models stay on the device
+    between the passes (about 0.3-0.5 GB of weights each at paper size).
+    """
     from keras_sportsnet import count_flops
 
-    key = f"{name} | {policy}"
-    entry = run.data["models"].setdefault(key, {"architecture": name, "policy": policy, "inference": {},
-                                                "training": {}})
     clock = run.clock
-    model = run.measure(f"build {key}", 20, lambda: build(name, policy, settings))
-    if model is None:
-        return
-    entry.update(params=model.count_params(), gflops=count_flops(model) / 1e9,
-                 clip=list(model.input.shape[1:]))
     deadline = clock.start + clock.budget
-    # Largest batches first: the targets are read there.
-    jobs = [("inference", b) for b in sorted(settings["inference_batches"], reverse=True)]
-    jobs += [("training", b) for b in sorted(settings["training_batches"], reverse=True)]
-    for kind, batch in jobs:
-        def measure(kind=kind, batch=batch):
-            call = inference_call(model, batch) if kind == "inference" else training_call(model, batch)
-            timing = time_calls(call, min_time=min_time, deadline=deadline)
-            clips_per_s = batch / timing["seconds"]
-            factor = 1 if kind == "inference" else TRAINING_FLOPS_FACTOR
-            entry[kind][str(batch)] = {"clips_per_s": clips_per_s,
-                                       "tflops": clips_per_s * entry["gflops"] * factor / 1e3, **timing}
-            clock.log(f"{key} {kind}@{batch}: {clips_per_s:.1f} clips/s, "
-                      f"{entry[kind][str(batch)]['tflops']:.1f} TFLOP/s (compile {timing['compile_s']:.1f}s)")
+    models = {}
+    largest = [("inference", max(settings["inference_batches"])), ("training", max(settings["training_batches"]))]
+    smaller = [("inference", b) for b in sorted(settings["inference_batches"], reverse=True)[1:]]
+    smaller += [("training", b) for b in sorted(settings["training_batches"], reverse=True)[1:]]
+    for jobs in (largest, smaller):
+        for name, policy in combinations:
+            key = f"{name} | {policy}"
+            entry = run.data["models"].setdefault(key, {"architecture": name, "policy": policy, "inference": {},
+                                                        "training": {}})
+            if key not in models:
+                models[key] = run.measure(f"build {key}", 20, lambda: build(name, policy, settings))
+                if models[key] is not None:
+                    model = models[key]
+                    entry.update(params=model.count_params(), gflops=count_flops(model) / 1e9,
+                                 clip=list(model.input.shape[1:]))
+            model = models[key]
+            if model is None:
+                continue
+            for kind, batch in jobs:
+                def measure(kind=kind, batch=batch, model=model, entry=entry, key=key):
+                    call = inference_call(model, batch) if kind == "inference" else training_call(model, batch)
+                    timing = time_calls(call, min_time=min_time, deadline=deadline)
+                    clips_per_s = batch / timing["seconds"]
+                    factor = 1 if kind == "inference" else TRAINING_FLOPS_FACTOR
+                    entry[kind][str(batch)] = {"clips_per_s": clips_per_s,
+                                               "tflops": clips_per_s * entry["gflops"] * factor / 1e3, **timing}
+                    clock.log(f"{key} {kind}@{batch}: {clips_per_s:.1f} clips/s, "
+                              f"{entry[kind][str(batch)]['tflops']:.3g} TFLOP/s (compile {timing['compile_s']:.1f}s)")
 
-        run.measure(f"{key} {kind}@{batch}", 15 if not run.data["quick"] else 1, measure)
-    del model
+                run.measure(f"{key} {kind}@{batch}", 15 if not run.data["quick"] else 1, measure)
+    models.clear()
     import keras
 
     keras.backend.clear_session()
@@ -402,13 +419,14 @@ def run_diagnosis(run, settings, min_time):
 
     def conv1_alone():
         model = build(TARGET_ARCHITECTURE, "mixed_bfloat16", settings)
-        conv1 = keras.Model(model.input, model.get_layer("full_0_conv").output)
+        (backbone,) = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+        conv1 = keras.Model(backbone.input, backbone.get_layer("full_0_conv").output)
         gflops = count_flops(conv1) / 1e9
         timing = time_calls(inference_call(conv1, batch_inference), min_time=min_time, deadline=deadline)
         rate = batch_inference / timing["seconds"]
         run.data["diagnosis"]["conv1"] = {"gflops": gflops, "clips_per_s": rate, "tflops": rate * gflops / 1e3,
                                           "batch": batch_inference}
-        clock.log(f"conv1 of Slow Fusion bf16: {rate:.0f} clips/s, {rate * gflops / 1e3:.1f} TFLOP/s")
+        clock.log(f"conv1 of Slow Fusion bf16: {rate:.0f} clips/s, {rate * gflops / 1e3:.3g} TFLOP/s")
         keras.backend.clear_session()
 
     run.measure("diagnosis: Slow Fusion bf16 without LRN", 60 if not run.data["quick"] else 1, without_lrn)
@@ -453,7 +471,7 @@ def render(data):
     g = data["gemm"]
     out += ["## GEMM peaks (this process, jnp.matmul, random data)", "",
             _table(["precision", f"{s['gemm_size']}^3 TFLOP/s"],
-                   [[label, _fmt(g.get(key, {}).get("tflops"))] for key, label in (
+                   [[label, _fmt(g.get(key, {}).get("tflops"), ".4g")] for key, label in (
                        ("bf16", "bfloat16"), ("fp32_default", "float32, default precision (TF32 on GPU)"),
                        ("fp32_highest", "float32, Precision.HIGHEST"))]), ""]
 
@@ -466,7 +484,7 @@ def render(data):
                 if not m:
                     continue
                 rows.append([entry["architecture"], entry["policy"], kind, batch, _fmt(m["clips_per_s"]),
-                             _fmt(m["tflops"]), _fmt(m["tflops"] / peak if peak else None, ".2f"),
+                             _fmt(m["tflops"], ".3g"), _fmt(m["tflops"] / peak if peak else None, ".2f"),
                              _fmt(m["compile_s"])])
     out += ["## Models (clips/s, achieved TFLOP/s, MFU = over the in-run GEMM peak of the same precision)", "",
             _table(["architecture", "policy", "step", "batch", "clips/s", "TFLOP/s", "MFU", "compile s"], rows), ""]
@@ -502,6 +520,23 @@ def render(data):
                         _verdict(ratio, t["augmentation_over_training"])])
     out += ["## Targets", "", _table(["what", "value", "target", ""], target_rows), ""]
 
+    projection = []
+    for name in (TARGET_ARCHITECTURE, "Slow Fusion + Multires"):
+        for policy in POLICIES:
+            rate = _rate(data, name, policy, "training", bt)
+            if not rate:
+                continue
+            for gpus in PROJECTION_GPUS:
+                for efficiency in PROJECTION_EFFICIENCY:
+                    days = PAPER_CLIPS_SEEN / (rate * gpus * efficiency) / 86400
+                    projection.append([f"{name}, {policy}", f"{rate:.1f} (training@{bt}, this run)", gpus,
+                                       f"{efficiency:.2f}", f"{days:,.2f}" if days < 10 else f"{days:,.0f}"])
+    if projection:
+        out += [f"## PROJECTION (not a measurement): {PAPER_CLIPS_SEEN:,} training clips (Sports-1M scale)", "",
+                "days = clips / (per-device clips/s x devices x efficiency) / 86400, from this run's per-device "
+                "training rate; assumes the input pipeline keeps up and the stated data-parallel efficiency.", "",
+                _table(["model", "per-device clips/s", "devices", "efficiency", "days"], projection), ""]
+
     a = data["augmentation"]
     if a:
         out += ["## On-device augmentation", "",
@@ -520,7 +555,7 @@ def render(data):
         if "conv1" in d:
             c = d["conv1"]
             out.append(f"- conv1 alone ({c['gflops']:.3f} GFLOPs/clip), batch {c['batch']}: {c['clips_per_s']:.0f} "
-                       f"clips/s, {c['tflops']:.1f} TFLOP/s ({_fmt(c['tflops'] / peak if peak else None, '.2f')} of "
+                       f"clips/s, {c['tflops']:.3g} TFLOP/s ({_fmt(c['tflops'] / peak if peak else None, '.2f')} of "
                        "the bf16 peak).")
         out.append("")
     if data["skipped"]:
@@ -582,8 +617,7 @@ def main(argv=None):
 
     run.data["gemm"] = run.measure("GEMM peaks", 5, lambda: gemm_peaks(settings["gemm_size"], clock, args.min_time)) or {}
     run_augmentation(run, settings, args.min_time)
-    for name, policy in plan(args.architectures):
-        run_model(run, name, policy, settings, args.min_time)
+    run_models(run, plan(args.architectures), settings, args.min_time)
     if not args.no_diagnosis:
         run_diagnosis(run, settings, args.min_time)
     run.save()

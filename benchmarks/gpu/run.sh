@@ -6,7 +6,7 @@
 #
 # On the GPU machine: the image has JAX (CUDA) but no Keras; the wheels that
 # benchmarks/gpu/fetch_wheels.sh put in .whl/ (carried with the call) are installed
-# into /tmp/site first. Elsewhere, with no .whl/, the current environment is used.
+# into /tmp/site first. Where Keras is installed, the current environment is used as is.
 # Everything it writes goes to $OUT (default ./bench_gpu_out): tables.md,
 # results.json, log.txt, environment.txt.
 set -uo pipefail
@@ -15,7 +15,8 @@ OUT="${OUT:-$PWD/bench_gpu_out}"
 mkdir -p "$OUT"
 PYTHON="${PYTHON:-python3}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-if compgen -G ".whl/*.whl" > /dev/null; then
+# Only where Keras is missing (the GPU image): elsewhere the carried cp312 wheels may not even install.
+if ! "$PYTHON" -c "import keras" 2> /dev/null && compgen -G ".whl/*.whl" > /dev/null; then
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site .whl/*.whl || { echo "installing .whl/ failed" >&2; exit 1; }
     export PYTHONPATH="$PWD:/tmp/site${PYTHONPATH#$PWD}"
