@@ -255,21 +255,21 @@ def profile_layers(model, inputs, options, prefix=""):
     import keras
 
     body = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    everything = keras.Model(model.inputs, [layer.output for layer in body])
-    values = {id(model.inputs[0]): inputs}
-    for layer, value in zip(body, everything.predict_on_batch(inputs)):
-        values[id(layer.output)] = keras.ops.convert_to_tensor(value)
+    values = {id(model.inputs[0]): inputs}  # each layer's output, computed in graph order
     rows = []
     for layer in body:
-        arguments = [values[id(t)] for t in layer._inbound_nodes[0].input_tensors]
+        # The node of this graph (a nested model also has one of its own construction).
+        (node,) = [n for n in layer._inbound_nodes if all(id(t) in values for t in n.input_tensors)][:1]
+        arguments = [values[id(t)] for t in node.input_tensors]
         argument = arguments[0] if len(arguments) == 1 else arguments
         if isinstance(layer, keras.Model):
-            rows += profile_layers(layer, argument, options, prefix=f"{layer.name}/")
-            continue
-        timing = time_call(_compiled_layer_call(layer, argument), options, options["repeats"])
-        rows.append({"layer": prefix + layer.name, "kind": type(layer).__name__,
-                     "output": list(layer.output.shape[1:]), "gflops": layer_flops(layer) / 1e9,
-                     "ms": timing["seconds"] * 1e3})
+            rows += profile_layers(layer, argument, options, prefix=f"{prefix}{layer.name}/")
+        else:
+            timing = time_call(_compiled_layer_call(layer, argument), options, options["repeats"])
+            rows.append({"layer": prefix + layer.name, "kind": type(layer).__name__,
+                         "output": list(layer.output.shape[1:]), "gflops": layer_flops(layer) / 1e9,
+                         "ms": timing["seconds"] * 1e3})
+        values[id(node.output_tensors[0])] = layer(argument)
     return rows
 
 
