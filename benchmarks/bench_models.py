@@ -41,6 +41,8 @@ Usage::
     python benchmarks/bench_models.py --architectures single,single-multires --backends tensorflow
     python benchmarks/bench_models.py --quick              # tiny models, seconds (smoke test)
     python benchmarks/bench_models.py --json results.json
+    python benchmarks/bench_models.py --per-layer --architectures single,single-multires --backends tensorflow \
+        --batch-sizes 32      # where each model's time goes, layer by layer
 
 ``--quick`` swaps the paper's network for a tiny spec on 48 x 48 frames, one
 repetition, a 1024 x 1024 GEMM, and runs all jobs of a backend in one worker.
