@@ -17,7 +17,6 @@ PENDING_NAMES = {
     "ksn.decode_predictions",
     "ksn.predict_video",
     "ksn.transforms.PaperAugmentation",
-    "ksn.models.VideoPreprocessor",
 }
 
 

@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -17,25 +18,54 @@ def load(path, name):
     return module
 
 
-def test_the_site_builds_in_strict_mode(tmp_path):
-    """Any warning fails: a broken link or anchor, a page left out, an unresolved API reference, a bad docstring."""
+# API pages of modules that have no `__all__` yet (their owners add it now): they render no object until then.
+# Strict: a page that starts rendering fails here, so the entry is removed. The lead empties this list.
+PENDING_API_PAGES = {"training": "keras_sportsnet.training has no __all__ yet"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site, built once with ``mkdocs build --strict`` (any warning fails the build)."""
     try:
         import mkdocs  # noqa: F401
         import mkdocstrings  # noqa: F401
     except ImportError as error:
         pytest.fail(f"{error}: the docs build needs `pip install -e \".[docs]\"` (the [test] extra includes it)")
+    folder = tmp_path_factory.mktemp("site")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log = "\n".join(line for line in (result.stdout + result.stderr).splitlines() if not line.startswith("INFO"))
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{log}"
-    site = tmp_path / "site"
-    assert (site / "index.html").exists()  # README.md is the home page
-    assert (site / "api" / "models" / "index.html").exists()
-    home = (site / "index.html").read_text(encoding="utf-8")
+    return folder, result.returncode, log
+
+
+def test_the_site_builds_in_strict_mode(site):
+    """Any warning fails: a broken link or anchor, a page left out, an unresolved API reference, a bad docstring."""
+    folder, returncode, log = site
+    assert returncode == 0, f"mkdocs build --strict failed:\n{log}"
+    assert (folder / "index.html").exists()  # README.md is the home page
+    home = (folder / "index.html").read_text(encoding="utf-8")
     assert 'href="architectures/"' in home  # README's docs/architectures.md link, rewritten for the site
-    api = (site / "api" / "evaluation" / "index.html").read_text(encoding="utf-8")
-    assert "VideoScores" in api and "&gt;&gt;&gt;" not in api.split("VideoScores", 1)[1][:200]
+    assert (folder / "repo" / "benchmarks" / "index.html").exists()  # linked repository pages come along
+    data = (folder / "data" / "index.html").read_text(encoding="utf-8")
+    assert "Not run in the test suite" in data and 'class="admonition note"' in data
+
+
+def api_pages():
+    names = sorted(os.path.splitext(name)[0] for name in os.listdir(os.path.join(ROOT, "docs", "api")))
+    return [pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=PENDING_API_PAGES[name])]
+                         if name in PENDING_API_PAGES else []) for name in names if name != "index"]
+
+
+@pytest.mark.parametrize("name", api_pages())
+def test_every_api_page_documents_its_module(site, name):
+    """A module whose public names vanish (no `__all__`, a broken import) would leave its API page empty."""
+    folder, returncode, log = site
+    assert returncode == 0, f"mkdocs build --strict failed:\n{log}"
+    html = (folder / "api" / name / "index.html").read_text(encoding="utf-8")
+    objects = re.findall(r'class="doc doc-heading"', html)
+    assert len(objects) >= 2, f"docs/api/{name}.md renders {len(objects)} objects: is the module's __all__ missing?"
+    assert "&gt;&gt;&gt;" not in re.sub(r"<pre>.*?</pre>", "", html, flags=re.S), "doctest lines outside code"
 
 
 def test_the_cli_reference_is_current():
