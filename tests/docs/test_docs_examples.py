@@ -59,22 +59,30 @@ def fenced_blocks(page):
     return blocks
 
 
+def page_python_blocks(page):
+    """``[(index, code, note, slow, pending)]`` of a page's Python blocks (index counts every fenced block)."""
+    found = []
+    for index, (language, code, above) in enumerate(fenced_blocks(page)):
+        if language != "python":
+            continue
+        note = next((NOT_RUN.match(line) for line in above[-1:] if NOT_RUN.match(line)), None)
+        pending = [why for (where, line), why in PENDING.items() if where == page and line in code]
+        found.append((index, code, note.group(1) if note else None, SLOW in above, pending[0] if pending else None))
+    return found
+
+
 def python_blocks():
     """One pytest parameter per Python block: run, run in the slow tier, or noted as not run."""
     params = []
     for page in pages():
-        for index, (language, code, above) in enumerate(fenced_blocks(page)):
-            if language != "python":
-                continue
-            note = next((NOT_RUN.match(line) for line in above[-1:] if NOT_RUN.match(line)), None)
+        for index, code, note, slow, pending in page_python_blocks(page):
             marks = []
             if note:
-                marks.append(pytest.mark.skip(reason=f"visible note: {note.group(1)}"))
-            if SLOW in above:
+                marks.append(pytest.mark.skip(reason=f"visible note: {note}"))
+            if slow:
                 marks.append(pytest.mark.slow)
-            pending = [why for (where, line), why in PENDING.items() if where == page and line in code]
             if pending and not note:
-                marks.append(pytest.mark.xfail(strict=True, reason=f"API not landed yet: {pending[0]}"))
+                marks.append(pytest.mark.xfail(strict=True, reason=f"API not landed yet: {pending}"))
             params.append(pytest.param(page, index, code, marks=marks, id=f"{page}[{index}]"))
     return params
 
@@ -101,6 +109,7 @@ def example_data(tmp_path_factory):
 
 WORKSPACES = {}
 NAMESPACES = {}
+EXECUTED = {}
 
 
 @contextlib.contextmanager
@@ -129,6 +138,11 @@ def test_every_python_block_is_run_or_noted():
     assert listed == found, f"PENDING entries that match no block: {sorted(listed - found)}"
 
 
+def run_block(page, index, code):
+    exec(compile(code, f"{page} (Python block {index})", "exec"), NAMESPACES[page])
+    EXECUTED.setdefault(page, set()).add(index)
+
+
 @pytest.mark.parametrize("page, index, code", python_blocks())
 def test_python_block_runs_as_written(page, index, code, example_data, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -138,4 +152,14 @@ def test_python_block_runs_as_written(page, index, code, example_data, tmp_path_
         NAMESPACES[page] = {"__name__": "__docs__"}
     with working_directory(WORKSPACES[page]), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        exec(compile(code, f"{page} (Python block {index})", "exec"), NAMESPACES[page])
+        # The blocks above this one that this session has not run (another tier, or -k): a reader ran them first.
+        for earlier, earlier_code, note, _, pending in page_python_blocks(page):
+            if earlier >= index or note or earlier in EXECUTED.get(page, ()):
+                continue
+            try:
+                run_block(page, earlier, earlier_code)
+            except Exception as error:  # noqa: BLE001 (a pending block may fail after defining what later ones use)
+                if not pending:
+                    raise AssertionError(f"{page}: block {earlier}, above block {index}, failed: {error!r}") from error
+                EXECUTED.setdefault(page, set()).add(earlier)
+        run_block(page, index, code)
