@@ -84,6 +84,10 @@ def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
     elif name in _SUBPACKAGES:
+        if name == "visualization":  # needs matplotlib (the `plots` extra): say so in one clear error
+            from keras_sportsnet.utils.imports import require
+
+            require("matplotlib", "keras_sportsnet.visualization")
         value = importlib.import_module(f"{__name__}.{name}")
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
