@@ -141,7 +141,7 @@ def train_and_evaluate(name, model, folders, work, settings):
         model, folders["train"], run_dir=run_dir, epochs=settings.epochs, validation_split=0.15,
         recipe=recipe(settings), seed=settings.seed, resize_to=VIDEO_SIZE, clips_per_video=settings.clips_per_video,
         verbose=0, tensorboard=False)
-    if outcome.stopped:
+    if outcome.diverged:
         raise SystemExit(f"{name}: {outcome.summary()}")
     result = outcome.result
     trained = sum(row.get("seconds", 0.0) for row in result["history"])  # the run's own epochs, resumed or not
@@ -286,7 +286,7 @@ def _transfer(source, folders, work, settings, class_info):
             run_dir=os.path.join(work, "runs", f"transfer_{regime}"), epochs=settings.transfer_epochs,
             validation_split=0, recipe=recipe(settings), seed=settings.seed, clips_per_video=settings.clips_per_video,
             verbose=0, tensorboard=False)
-        if outcome.stopped:
+        if outcome.diverged:
             raise SystemExit(f"transfer {regime}: {outcome.summary()}")
         evaluation = workflows.evaluate(outcome.model, folders["transfer_test"], clips_per_video=settings.eval_clips,
                                         views=settings.eval_views, seed=settings.seed, groups=class_info,

@@ -188,7 +188,7 @@ def _train(args):
     if context is not None and not context.is_chief:
         return SUCCESS
     print(outcome.summary())
-    return SOME_INPUTS_BAD if outcome.stopped else SUCCESS
+    return SOME_INPUTS_BAD if outcome.diverged else SUCCESS
 
 
 def _check_transfer(args):
@@ -204,7 +204,7 @@ def _transfer(args):
         resize_to=args.resize_to, validation_split=args.validation_split, steps_per_epoch=args.steps_per_epoch,
         recipe=_recipe(args), seed=args.seed)
     print(f"Transfer ({args.regime}): {outcome.summary()}")
-    return SOME_INPUTS_BAD if outcome.stopped else SUCCESS
+    return SOME_INPUTS_BAD if outcome.diverged else SUCCESS
 
 
 # --- evaluate ---

@@ -22,13 +22,12 @@ class TrainingOutcome:
 
     Attributes:
         model: the trained model, holding its best weights.
-        result: the trainer's `TrainingResult` (history, best, best_epoch, ...).
+        result: the trainer's `TrainingResult` (history, best, best_epoch,
+            monitor, stopped, divergence, ...).
         monitor: str. The metric the best epoch was chosen by.
-        preset: str or None. The preset folder written, or None when training
-            stopped without a usable model (``stopped``) or this process is
-            not the chief of a distributed run.
-        stopped: str or None. Why training stopped early (e.g. the loss
-            diverged), as the trainer reports it.
+        preset: str or None. The preset folder written; None when the loss
+            diverged (`diverged`) or this process is not the chief of a
+            distributed run.
         class_names: list of str.
 
     Example:
@@ -42,7 +41,6 @@ class TrainingOutcome:
     result: dict
     monitor: str
     preset: str = None
-    stopped: str = None
     class_names: list = None
 
     @property
@@ -55,15 +53,33 @@ class TrainingOutcome:
         """The epoch (1-based) of `best`."""
         return self.result.get("best_epoch")
 
+    @property
+    def stopped(self):
+        """None when the run reached its epochs; else why it stopped early, as the trainer says."""
+        return self.result.get("stopped")
+
+    @property
+    def diverged(self):
+        """True when the trainer saw the loss diverge: such a run writes no preset."""
+        return bool(self.result.get("divergence")) or str(self.stopped or "").startswith("diverged")
+
     def summary(self):
-        """One line: the best metric by name and epoch, and where the preset is (or why there is none)."""
+        """One line: the best metric by name and epoch, and where the preset is (or why there is none).
+
+        Example:
+        ```python
+        outcome.summary()   # 'Best val_hit_at_1 0.600 at epoch 3; preset written to runs/slow/preset'
+        ```
+        """
         best = "no finished epoch" if self.best is None else (
             f"Best {self.monitor} {self.best:.3f} at epoch {self.best_epoch}")
-        if self.stopped:
-            return f"{best}. Training stopped: {self.stopped}; no preset written."
+        if self.diverged:
+            reason = self.stopped or (self.result.get("divergence") or {}).get("reason", "the loss diverged")
+            return f"{best}. Training stopped: {reason}; no preset written."
+        early = f" ({self.stopped})" if self.stopped else ""
         if self.preset is None:
-            return f"{best}."
-        return f"{best}; preset written to {self.preset}"
+            return f"{best}{early}."
+        return f"{best}{early}; preset written to {self.preset}"
 
 
 def _is_shard_folder(path):
@@ -162,7 +178,8 @@ def train_and_save(
     """Trains ``model`` with the recipe (resumable in ``run_dir``), keeps its best weights, writes a preset.
 
     The preset (``run_dir/preset`` unless ``preset_dir``) is written only when
-    training finished: a run the trainer stopped (a diverging loss) writes none.
+    the loss did not diverge: a run the trainer's divergence guard stopped
+    writes none (a run a callback stopped early, e.g. `EarlyStopping`, does).
     Under a distribution every process trains; the chief alone writes.
 
     Args:
@@ -222,8 +239,8 @@ def train_and_save(
                    steps_per_epoch=steps_per_epoch, recipe=recipe, distribution=distribution, verbose=verbose,
                    tensorboard=tensorboard)
     monitor = result.get("monitor") or (recipe.monitor if validation_data is not None else "loss")
-    outcome = TrainingOutcome(model, result, monitor, stopped=result.get("stopped"), class_names=names)
-    if outcome.stopped:
+    outcome = TrainingOutcome(model, result, monitor, class_names=names)
+    if outcome.diverged:
         return outcome
     if result.get("best_weights"):
         model.load_weights(result["best_weights"])

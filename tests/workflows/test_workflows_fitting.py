@@ -34,10 +34,23 @@ def test_a_stopped_run_writes_no_preset(monkeypatch, tmp_path):
          "monitor": "val_hit_at_1", "stopped": "diverged: the loss grew from 23 to 1282"}))
     outcome = workflows.train_and_save(tiny_model(), FakeDataset(), validation_data=FakeDataset(),
                                        run_dir=str(tmp_path / "run"), epochs=2)
-    assert outcome.preset is None and outcome.stopped.startswith("diverged")
+    assert outcome.preset is None and outcome.diverged and outcome.stopped.startswith("diverged")
     assert not os.path.exists(tmp_path / "run" / "preset")
     assert outcome.summary() == ("Best val_hit_at_1 0.500 at epoch 1. Training stopped: diverged: the loss grew from "
                                  "23 to 1282; no preset written.")
+
+
+def test_a_run_stopped_early_by_a_callback_still_writes_its_preset(monkeypatch, tmp_path):
+    import keras_sportsnet.training
+
+    monkeypatch.setattr(keras_sportsnet.training, "train", fake_train(
+        {"history": [{"loss": 1.0}, {"loss": 0.9}], "best": 0.75, "best_epoch": 2, "best_weights": None,
+         "monitor": "val_hit_at_1", "stopped": "stopped by a callback after epoch 2", "divergence": None}))
+    outcome = workflows.train_and_save(tiny_model(), FakeDataset(), validation_data=FakeDataset(),
+                                       run_dir=str(tmp_path / "run"), epochs=5)
+    assert not outcome.diverged and outcome.preset == str(tmp_path / "run" / "preset")
+    assert outcome.summary() == (f"Best val_hit_at_1 0.750 at epoch 2 (stopped by a callback after epoch 2); "
+                                 f"preset written to {outcome.preset}")
 
 
 def test_a_finished_run_writes_the_preset_and_names_its_metric(monkeypatch, tmp_path):
