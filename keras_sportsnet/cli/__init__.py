@@ -12,6 +12,7 @@ main(["presets"])   # the exit code: 0
 """
 
 import argparse
+import os
 import sys
 import traceback
 
@@ -35,6 +36,7 @@ Exit codes:
   2    usage or input error (one line naming the argument or file; nothing was done)
   70   internal error (a bug: the traceback is printed; please report it)
   130  interrupted (Ctrl-C)
+  141  the output was closed by its reader (e.g. piped into `head`)
 
 Examples:
   keras-sportsnet predict --demo
@@ -82,6 +84,16 @@ def _message(error):
     return text
 
 
+def _silence_stdout():
+    """Points stdout at /dev/null, so that the interpreter's last flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv=None):
     """Entry point of the ``keras-sportsnet`` command; returns the exit code.
 
@@ -98,6 +110,9 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, --version (0) or a usage error argparse has printed (2)
         return stop.code if isinstance(stop.code, int) else common.USAGE_ERROR
+    except BrokenPipeError:  # `keras-sportsnet train --help | head`
+        _silence_stdout()
+        return common.OUTPUT_CLOSED
     if args.command is None:
         parser.print_help(sys.stderr)
         return common.USAGE_ERROR
@@ -110,10 +125,15 @@ def main(argv=None):
                 check(args)
             if args.needs:
                 common.import_backend(args.verbose, tensorflow="tensorflow" in args.needs)
-            return args.handler(args)
+            code = args.handler(args)
+            sys.stdout.flush()  # a closed output pipe is found here, not at the interpreter's exit
+            return code
         except KeyboardInterrupt:
             print(f"{name}: interrupted", file=sys.stderr)
             return common.INTERRUPTED
+        except BrokenPipeError:  # the reader of the output went away (`keras-sportsnet presets | head -3`)
+            _silence_stdout()
+            return common.OUTPUT_CLOSED
         except Exception as error:  # noqa: BLE001: every failure ends in one line or a bug report
             if not _is_expected(error):
                 traceback.print_exc()

@@ -9,7 +9,7 @@ Exit codes (the README's promise): `SUCCESS` 0, `SOME_INPUTS_BAD` 1 (the work
 finished but some inputs were bad: listed on stderr), `USAGE_ERROR` 2 (bad
 arguments, missing paths, unwritable outputs, unusable inputs: one line naming
 the argument or file), `INTERRUPTED` 130 (Ctrl-C), `INTERNAL_ERROR` 70 (a bug:
-the traceback is printed).
+the traceback is printed), `OUTPUT_CLOSED` 141 (the reader of stdout went away).
 
 Example:
 ```python
@@ -30,6 +30,7 @@ __all__ = [
     "FUSIONS",
     "INTERNAL_ERROR",
     "INTERRUPTED",
+    "OUTPUT_CLOSED",
     "REGIMES",
     "RESOLUTIONS",
     "SHORT_VIDEO_POLICIES",
@@ -59,6 +60,7 @@ SOME_INPUTS_BAD = 1
 USAGE_ERROR = 2
 INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE
 INTERRUPTED = 130
+OUTPUT_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 
 # Choices shown in --help without importing the modules that define them (they import Keras).
 # tests/cli/test_cli_common.py checks that they equal keras_sportsnet.models.FUSIONS etc.

@@ -82,6 +82,16 @@ def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
     assert len(checked) == 9 and all(codes[argv] == 2 for argv in checked)
 
 
+@pytest.mark.slow
+def test_a_closed_output_pipe_ends_quietly_with_exit_code_141():
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody reads (`keras-sportsnet presets | head` after head exits): writes fail with EPIPE
+    process = subprocess.run([sys.executable, "-m", "keras_sportsnet", "presets"], stdout=writer,
+                             stderr=subprocess.PIPE, text=True, env=user_environment(), cwd=ROOT, timeout=300)
+    os.close(writer)
+    assert process.returncode == 141 and process.stderr == ""
+
+
 def test_missing_inputs_are_usage_errors_before_any_import(tmp_path):
     result = run_cli("scan", str(tmp_path / "no_such_dir"), timeout=120)
     assert result.returncode == 2
