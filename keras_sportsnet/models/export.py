@@ -111,6 +111,11 @@ def export_model(model, path, *, format="tf_saved_model", frame_size=None, verbo
     model(np.zeros((1, frames, *image_size, 3), "float32"))  # a model must have been called to be traced
 
     if format == "tf_saved_model":
+        if keras.backend.backend() == "jax" and frame_size is None:
+            raise ValueError(
+                "On the JAX backend the SavedModel signature needs a fixed frame size (jax2tf cannot trace the "
+                "preprocessor for any frame size): pass frame_size=(height, width). Received: frame_size=None"
+            )
         archive = keras.export.ExportArchive()
         archive.track(model)
         preprocessor = model.preprocessor
