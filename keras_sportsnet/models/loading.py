@@ -576,8 +576,8 @@ def describe_model(model, preprocessor=None):
     backbone = getattr(model, "backbone", model)
     preprocessor = preprocessor or getattr(model, "preprocessor", None)
     preprocessing = {
-        "input": "RGB clips, values 0..255, (batch, frames, height, width, 3): uint8 decoded frames of any size, "
-        "or float clips of the model's frame size",
+        "input": "RGB clips, values 0..255, (batch, frames, height, width, 3), uint8 or float, any frame size: "
+        "frames of another size than the model's go through the preprocessor",
         "inside_the_model": "subtract 117" + ("; context and fovea streams" if backbone.resolution != "full" else ""),
     }
     if preprocessor is not None:
