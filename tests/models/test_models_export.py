@@ -91,3 +91,14 @@ def test_export_checks_its_arguments(multires, tmp_path):
         export_model(model, str(tmp_path / "x"), format="tflite")
     with pytest.raises(TypeError, match="with a `preprocessor`"):
         export_model(model.backbone, str(tmp_path / "x"), format="onnx")
+
+
+def test_onnx_export_of_a_never_called_preset_model(tmp_path):
+    import onnxruntime
+
+    model = ksn.from_preset("slow_fusion_synthetic")  # built, never called
+    path = export_model(model, str(tmp_path / "slow.onnx"), format="onnx", frame_size=(64, 64))
+    raw = np.random.default_rng(2).integers(0, 256, (1, 10, 64, 64, 3), dtype=np.uint8)
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {session.get_inputs()[0].name: raw})[0]
+    np.testing.assert_allclose(outputs, model.predict(raw, verbose=0), rtol=1e-4, atol=1e-5)
