@@ -406,7 +406,8 @@ def train(
         on_divergence: what to do when the `DivergenceGuard` trips (a
             non-finite loss, or one above ``divergence_factor`` times the
             larger of the first batch's loss and ``ln(num_classes)``):
-            ``"stop"`` (default: the diverged epoch is not committed, and
+            ``"stop"`` (default: the diverged epoch is not committed, the
+            model gets back the last committed epoch's variables, and
             ``result["stopped"]`` says why), ``"raise"`` (the same, then
             `TrainingDiverged`) or ``"continue"`` (a warning; every epoch is
             committed). A stopped run folder is not resumed (it would diverge
