@@ -52,20 +52,21 @@ def real_folder(real_videos, tmp_path_factory):
     return cut_class_folder(real_videos, tmp_path_factory.mktemp("real_classes"))
 
 
-def _history(run_dir):
+def _train_as_the_help_says(videos, run_dir, epochs):
+    """``keras-sportsnet train VIDEOS --fusion slow --spec ... --run-dir RUN --epochs N``: the state and its losses."""
+    from keras_sportsnet.cli import main
+
+    assert main(["train", videos, "--fusion", "slow", "--spec", HELP_SPEC, "--run-dir", str(run_dir),
+                 "--epochs", str(epochs)]) == 0
     with open(os.path.join(run_dir, "state.json")) as file:
-        return json.load(file)
+        state = json.load(file)
+    return state, [row["loss"] for row in state["history"]]
 
 
 @pytest.mark.slow
 def test_the_help_example_converges_on_real_videos_and_the_paper_recipe_is_stopped(real_folder, tmp_path):
-    from keras_sportsnet.cli import main
-
     run = tmp_path / "run"
-    assert main(["train", real_folder, "--fusion", "slow", "--spec", HELP_SPEC, "--run-dir", str(run),
-                 "--epochs", "8"]) == 0
-    state = _history(str(run))
-    losses = [row["loss"] for row in state["history"]]
+    state, losses = _train_as_the_help_says(real_folder, run, 8)
     print("clipped (the default):", [round(x, 2) for x in losses], "best", state["best"])
     assert "stopped" not in state and len(losses) == 8 and max(losses) < 10 * losses[0]
     assert min(losses) < 0.1 * losses[0] and state["best"] >= 0.5  # chance: 0.25
@@ -82,16 +83,11 @@ def test_the_help_example_converges_on_real_videos_and_the_paper_recipe_is_stopp
 
 @pytest.mark.slow
 def test_the_help_example_converges_on_the_embedded_dataset(tmp_path):
-    from keras_sportsnet.cli import main
     from keras_sportsnet.datasets.synthetic_sports import write_synthetic_sports
 
     videos = str(tmp_path / "synthetic_sports")
     write_synthetic_sports(videos, 6, num_frames=40, size=64, seed=1)
-    run = tmp_path / "run"
-    assert main(["train", videos, "--fusion", "slow", "--spec", HELP_SPEC, "--run-dir", str(run),
-                 "--epochs", "6"]) == 0
-    state = _history(str(run))
-    losses = [row["loss"] for row in state["history"]]
+    state, losses = _train_as_the_help_says(videos, tmp_path / "run", 6)
     print("embedded:", [round(x, 2) for x in losses], "best", state["best"])
     assert "stopped" not in state and max(losses) < 10 * losses[0] and losses[-1] < losses[0]
     assert state["best"] > 1 / 11  # chance

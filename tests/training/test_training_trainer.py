@@ -476,7 +476,8 @@ def test_a_killed_run_resumes_to_exactly_the_weights_of_an_uninterrupted_one(tmp
         np.testing.assert_array_equal(a[name], b[name])
     states = [json.load(open(path / "state.json")) for path in (straight, killed)]
     assert [round(r["loss"], 6) for r in states[0]["history"]] == [round(r["loss"], 6) for r in states[1]["history"]]
-    assert [json.load(open(path / "best.json")) for path in (straight, killed)][0]["epoch"] == states[1]["best_epoch"]
+    best = [json.load(open(path / "best.json")) for path in (straight, killed)]
+    assert best[0] == best[1] and best[1]["epoch"] == states[1]["best_epoch"]
 
 
 # ---------------------------------------------------------------------------------------------- code rules
