@@ -43,7 +43,8 @@ DEFAULT_TRANSFER_DROPOUT = 0.5
 """The default rate of `transfer_model` and `transfer_sweep` (see the module docstring)."""
 
 
-def transfer_model(source, num_classes, regime="top3", dropout=DEFAULT_TRANSFER_DROPOUT, name=None):
+def transfer_model(source, num_classes, regime="top3", dropout=DEFAULT_TRANSFER_DROPOUT, name=None, *,
+                   class_names=None):
     """A model for a new label set, initialised from ``source`` and set up for ``regime``.
 
     Args:
@@ -54,9 +55,11 @@ def transfer_model(source, num_classes, regime="top3", dropout=DEFAULT_TRANSFER_
             (0.5; the paper's is 0.9, `PAPER_DROPOUT`, which diverged on small
             sets).
         name: str or None.
+        class_names: list of ``num_classes`` str, or None: the new task's classes.
 
     Returns:
-        An uncompiled `SportsNetVideoClassifier` whose frozen layers have
+        An uncompiled `SportsNetVideoClassifier` (with ``source``'s
+        preprocessor, so clips are made as the source was trained on) whose frozen layers have
         ``trainable = False`` (compile it, or pass it to
         `keras_sportsnet.training.train`, which compiles).
 
@@ -81,6 +84,8 @@ def transfer_model(source, num_classes, regime="top3", dropout=DEFAULT_TRANSFER_
         num_classes=num_classes,
         activation=getattr(source, "activation", "softmax"),
         dropout=dropout,
+        preprocessor=getattr(source, "preprocessor", None),
+        class_names=class_names,
         name=name or f"{backbone.name.removesuffix('_backbone')}_{regime}",
     )
     if regime != "scratch":
@@ -158,7 +163,8 @@ def transfer_sweep(
         per_fold, stopped = [], []
         for index, (train_data, test_videos) in enumerate(folds, 1):
             num_classes = len(train_data.class_names)
-            model = transfer_model(source, num_classes, regime=regime, dropout=dropout)
+            model = transfer_model(source, num_classes, regime=regime, dropout=dropout,
+                                   class_names=list(train_data.class_names))
             result = train(model, train_data, run_dir=os.path.join(run_root, regime, f"fold{index}"),
                            epochs=epochs, steps_per_epoch=steps_per_epoch, recipe=recipe, verbose=verbose,
                            tensorboard=False)

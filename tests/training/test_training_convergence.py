@@ -31,7 +31,7 @@ def cut_class_folder(real_videos, root, *, clips_per_class=8, frames=16, short_s
 
     from keras_sportsnet.data.decoding import probe_video
     from keras_sportsnet.data.decoding import read_clip
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.data.encoding import write_video
 
     for name, source in REAL_CLASSES.items():
         path = real_videos[source]

@@ -15,7 +15,7 @@ from conftest import write_class_videos
 
 import keras_sportsnet as ksn
 from keras_sportsnet import training
-from keras_sportsnet.data.synthetic import index_frames
+from keras_sportsnet.testing.videos import index_frames
 from keras_sportsnet.training import checkpoints
 from keras_sportsnet.utils.files import atomic_write
 from keras_sportsnet.utils.files import sha256_of
