@@ -265,6 +265,10 @@ def test_train_writes_state_best_history_and_resumes_to_more_epochs(tmp_path, vi
     assert best["epoch"] == result["best_epoch"] and best["sha256"] == sha256_of(result["best_weights"])
     assert open(os.path.join(run, "history.csv")).read().splitlines()[0].startswith("epoch,")
     assert not [n for _, _, names in os.walk(run) for n in names if "incomplete" in n]
+    umask = _umask()
+    modes = {os.path.relpath(os.path.join(folder, name), run): os.stat(os.path.join(folder, name)).st_mode & 0o777
+             for folder, _, names in os.walk(run) for name in names}
+    assert set(modes.values()) == {0o666 & ~umask}, modes  # issue 17.5: user files get normal permissions
     again = ksn.SlowFusion(spec=SPEC, input_shape=(10, 32, 32, 3), classes=3)
     more = training.train(again, dataset(), run_dir=run, epochs=3, steps_per_epoch=2, verbose=0,
                           tensorboard=False, monitor="val_hit_at_1")
@@ -300,6 +304,12 @@ def test_failed_write_leaves_the_previous_file(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         atomic_write(str(target), broken)
     assert json.load(open(target)) == {"epoch": 1} and os.listdir(tmp_path) == ["state.json"]
+
+
+def _umask():
+    """The process umask, read without changing it (Linux: /proc/self/status)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
 
 
 class _Killed(BaseException):
