@@ -19,7 +19,10 @@ paper's learning rate the first SGD steps then overshoot and the loss explodes
 ``C(16,5,2)-N-P-FC(64)``). Clipped, the same run converges. Healthy runs
 have gradient norms of a few tens at most at the start and below 10 soon
 after, so the clip changes little else (MMAction2 clips video models at 40 by
-default). ``clip_norm=None`` is the paper's recipe exactly.
+default). ``clip_norm=None`` is the paper's recipe exactly. Under a
+TensorFlow `tf.distribute` strategy Keras clips each replica's share of the
+gradient before the replicas' gradients are summed (`train` warns); JAX
+data parallelism clips the global gradient, as one device does.
 """
 
 import contextlib

@@ -479,6 +479,7 @@ def _train(*, model, train_data, validation_data, run_dir, epochs, steps_per_epo
            is_chief, distribution, verbose):
     _check_strategy(model, distribution)
     _check_precision(model, recipe)
+    _warn_per_replica_clipping(recipe, distribution)
     for data in (train_data, validation_data):
         if hasattr(data, "check_model"):
             data.check_model(model)  # class count and clip geometry, before any work
@@ -585,6 +586,18 @@ def _check_precision(model, recipe):
             f"The recipe asks for mixed_precision={recipe.mixed_precision!r} but the model was built with the "
             f"{model.dtype_policy.name!r} dtype policy. Build it inside "
             f"`with keras_sportsnet.training.mixed_precision({recipe.mixed_precision!r}):`."
+        )
+
+
+def _warn_per_replica_clipping(recipe, distribution):
+    strategy = getattr(distribution, "strategy", None)
+    if recipe.clip_norm is not None and strategy is not None and distribution.num_replicas > 1:
+        warnings.warn(
+            f"clip_norm={recipe.clip_norm} under {type(strategy).__name__}: Keras clips each replica's share of the "
+            "gradient before summing them, so a step where the clip acts differs from the same step on one device. "
+            "The JAX backend (engine='data_parallel') clips the global gradient, like one device; clip_norm=None "
+            "turns clipping off.",
+            stacklevel=4,
         )
 
 

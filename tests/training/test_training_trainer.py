@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -506,3 +507,19 @@ def test_no_keras_private_attributes_outside_the_labelled_multi_worker_shim():
                 offenders += [f"{folder}/{name}: {m.group(0)}" for m in re.finditer(pattern, source)]
     assert offenders == []
     assert ksn.distributed.without_distribution and not hasattr(training.trainer, "_without_distribution")
+
+
+def test_clipping_under_several_tf_replicas_is_announced(tmp_path):
+    """Keras clips each replica's share of the gradient under tf.distribute: `train` says so."""
+    import tensorflow as tf
+
+    context = ksn.distributed.DistributedContext(
+        backend="tensorflow", engine="mirrored", process_count=1, process_index=0, num_replicas=2,
+        local_num_replicas=2, input_sharding="global", strategy=tf.distribute.get_strategy())
+    with pytest.warns(UserWarning, match=r"clip_norm=10.0 under .*: Keras clips each replica's share"):
+        _train(_tiny_model(), _arrays(), tmp_path / "run", epochs=1, distribution=context,
+               recipe=training.TrainingRecipe())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _train(_tiny_model(), _arrays(), tmp_path / "run2", epochs=1, distribution=context,
+               recipe=training.TrainingRecipe(clip_norm=None))
