@@ -119,7 +119,7 @@ def ensure_free_space(folder, size, what):
             f"Not enough free disk space to write {what}: it needs about {needed / 2**20:.1f} MiB and "
             f"{free / 2**20:.1f} MiB are free in {folder}. Nothing was overwritten: the run folder still holds the "
             "last completed epoch. Free some space (or use a run_dir on a larger disk) and run the same command "
-            "again to resume",
+            "again to resume.",
         )
 
 

@@ -116,6 +116,11 @@ def _report(path):
         return json.load(file)
 
 
+def _committed_files(state):
+    """What a consistent run folder's checkpoints/ holds: the last epoch's variables and the best epoch's weights."""
+    return sorted([f"epoch-{state['epoch']:06d}.npz", f"best-epoch-{state['best_epoch']:06d}.weights.h5"])
+
+
 def _max_diff(a, b):
     assert len(a) == len(b)
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
@@ -270,8 +275,9 @@ def test_tf_mirrored_strategy_on_two_logical_cpus_matches_one_device(shards, tmp
     assert _max_diff(w2, w1) < 1e-4
     # The chief's files: one complete run folder, one TensorBoard writer.
     run = tmp_path / "run" / "replicated"
-    assert json.load(open(run / "state.json"))["epoch"] == 3 and (run / "best.weights.h5").exists()
-    assert os.listdir(run / "checkpoints") == ["epoch-000003.npz"]
+    state = json.load(open(run / "state.json"))
+    assert state["epoch"] == 3 and (run / "best.weights.h5").exists()
+    assert sorted(os.listdir(run / "checkpoints")) == _committed_files(state)
 
 
 @pytest.mark.slow
@@ -303,8 +309,8 @@ def test_two_jax_processes_end_identical_and_equal_to_one_process(jax_two_proces
     assert halves[0] + halves[1] == single["first_batch"]
     # Only the chief wrote: one complete run folder, one TensorBoard event file.
     run = jax_two_processes / "run"
-    assert json.load(open(run / "state.json"))["epoch"] == 3
-    assert sorted(os.listdir(run / "checkpoints")) == ["epoch-000003.npz"]
+    state = json.load(open(run / "state.json"))
+    assert state["epoch"] == 3 and sorted(os.listdir(run / "checkpoints")) == _committed_files(state)
     events = [name for _, _, names in os.walk(run / "logs") for name in names if "tfevents" in name]
     assert len(events) == 1
     assert not [name for _, _, names in os.walk(run) for name in names if ".incomplete" in name]
