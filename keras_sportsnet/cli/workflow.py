@@ -147,8 +147,8 @@ def _train_and_save(model, args, recipe, metadata, context=None):
     result = train(model, train_data, val_data, run_dir=args.run_dir, epochs=args.epochs,
                    steps_per_epoch=args.steps_per_epoch, recipe=recipe, distribution=context)
     if result["stopped"] and result["stopped"].startswith("diverged"):
-        print(f"Training {result['stopped']}. No preset written. Try a lower --learning-rate "
-              f"(now {recipe.learning_rate}) in a new --run-dir.", file=sys.stderr)
+        print(f"No preset written: training diverged at epoch {result['divergence']['epoch']} (see above). Try a "
+              f"lower --learning-rate (now {recipe.learning_rate}) in a new --run-dir.", file=sys.stderr)
         return result, None
     if result["best_weights"]:
         model.load_weights(result["best_weights"])
