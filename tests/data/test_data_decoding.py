@@ -80,20 +80,20 @@ def _fresh_cache():
 
 
 def count_decoded(monkeypatch):
-    """Counts frames PyAV decodes (patches the decoder's one decode loop)."""
+    """Counts frames PyAV decodes while reading, and containers opened."""
     counter = {"frames": 0, "opens": 0}
-    decoded, open_ = PyAVDecoder._decoded, av.open
+    decoded, open_ = PyAVDecoder._decode_verified, av.open
 
-    def counting_decoded(container, stream):
-        for frame in decoded(container, stream):
-            counter["frames"] += 1
-            yield frame
+    def counting_decoded(self, *args):
+        frames = decoded(self, *args)
+        counter["frames"] += len(frames)
+        return frames
 
     def counting_open(*args, **kwargs):
         counter["opens"] += 1
         return open_(*args, **kwargs)
 
-    monkeypatch.setattr(PyAVDecoder, "_decoded", staticmethod(counting_decoded))
+    monkeypatch.setattr(PyAVDecoder, "_decode_verified", counting_decoded)
     monkeypatch.setattr(av, "open", counting_open)
     return counter
 
@@ -199,16 +199,22 @@ def test_one_clip_decodes_only_from_the_nearest_keyframe(videos, monkeypatch):
     assert counter["opens"] == 1
 
 
-def test_misaligned_index_falls_back_to_sequential_reading(videos):
-    path = videos["h264_long_gop"]
+@pytest.mark.parametrize("name", ["h264_long_gop", "mpeg4_packed_avi", "mjpeg_avi"])
+def test_a_wrong_prediction_is_reconciled_by_counting(videos, name):
+    """Frames that disagree with the index make it exact (one sequential decode), silently, and reads stay exact."""
+    path = videos[name]
     decoder = get_decoder()
     index = decoder._index(path)
-    wrong = dataclasses.replace(index, seek_pts=index.seek_pts + 1)  # no frame has these pts
-    decoder._replace_index(path, wrong)
-    with pytest.warns(RuntimeWarning, match="sequentially"):
-        assert codes(read_clip(path, [101, 102])) == [101, 102]
-    assert decoder._index(path).seek_numbers.size == 0  # remembered
-    assert codes(read_clip(path, [60, 61])) == [60, 61]
+    assert not index.exact
+    order = index.order.copy()
+    order[[20, 21]] = order[[21, 20]]  # as if the timestamps of two frames were swapped
+    decoder._replace_index(path, dataclasses.replace(index, order=order))
+    assert codes(read_clip(path, [19, 20, 21, 22])) == [19, 20, 21, 22]
+    counted = decoder._index(path)
+    assert counted.exact and counted.info.num_frames == NUM_FRAMES[name]
+    np.testing.assert_array_equal(counted.order, index.order)
+    assert counted.seek_frames.size  # still read with seeks
+    assert codes(read_clip(path, [33, 34])) == [33, 34]
 
 
 # ------------------------------------------------------------------ metadata
@@ -427,16 +433,18 @@ def test_probe_is_cached_and_invalidated_when_the_file_changes(tmp_path, monkeyp
     path = write_video(str(tmp_path / "v.mp4"), index_frames(30, H, W))
     counter = count_decoded(monkeypatch)
     first = probe_video(path)
-    assert probe_video(path) is first and counter["opens"] == 1
-    assert codes(read_clip(path, [4])) == [4] and counter["opens"] == 2  # reading reuses the index
+    probing = counter["opens"]  # the demux pass and the spot check
+    assert probing == 2
+    assert probe_video(path) is first and counter["opens"] == probing
+    assert codes(read_clip(path, [4])) == [4] and counter["opens"] == probing + 1  # reading reuses the index
     write_video(path, index_frames(45, H, W))
-    counter["opens"] = 2  # not counting the writer's
+    counter["opens"] = 0  # not counting the writer's
     os.utime(path, ns=(first.mtime_ns + 10**9, first.mtime_ns + 10**9))  # a coarse clock must still see it
-    assert probe_video(path).num_frames == 45 and counter["opens"] == 3
+    assert probe_video(path).num_frames == 45 and counter["opens"] == probing
     os.utime(path, ns=(first.mtime_ns + 2 * 10**9,) * 2)  # same bytes, new mtime: re-probed
     probe_video(path)
-    assert counter["opens"] == 4
-    assert probe_video(os.path.relpath(path)).path == os.path.relpath(path) and counter["opens"] == 4
+    assert counter["opens"] == 2 * probing
+    assert probe_video(os.path.relpath(path)).path == os.path.relpath(path) and counter["opens"] == 2 * probing
 
 
 def test_cache_is_bounded(tmp_path, videos):
