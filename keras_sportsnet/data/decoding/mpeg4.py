@@ -198,13 +198,15 @@ def display_order(packets, packed, low_delay):
         if kept is not None:
             decode(kept[0], number)
             kept, rest = None, packet_vops
-            if rest and rest[0].kind in (P_VOP, S_VOP) and rest[0].coded is not False:
-                discarded.append(number)  # a coded reference arriving while a B-VOP is kept is never decoded
         else:
+            if not packet_vops:
+                discarded.append(number)  # a frame chunk without a picture
             decode(packet_vops[0] if packet_vops else None, number)
             rest = packet_vops[1:]
         if packed and rest and rest[0].kind in (I_VOP, B_VOP):  # FFmpeg keeps a following I- or B-VOP
-            kept = (rest[0], number)
+            kept, rest = (rest[0], number), rest[1:]
+        if any(vop.coded is not False for vop in rest):
+            discarded.append(number)  # a coded VOP that is neither decoded nor kept: its picture is lost
     if pending is not None and not low_delay:
         order.append(pending[0])
         intra.append(pending[1])

@@ -68,6 +68,7 @@ class PyAVIndex:
         fingerprints: dict ``{frame: digest}`` of keyframe pictures (exact indexes only), checked after seeks.
         max_pixels: int. The frame-size budget the decoder enforces while reading.
         first_packet: int. The first keyframe packet (packets before it cannot be decoded: a cut stream).
+        timing: what the timestamp checks need (`_Timing`), or None (AVI: timestamps are synthesized).
     """
 
     info: VideoInfo
@@ -81,6 +82,7 @@ class PyAVIndex:
     fingerprints: object = None
     max_pixels: int = 0
     first_packet: int = 0
+    timing: object = None
 
     @property
     def exact(self):
@@ -115,6 +117,8 @@ class _Packets:
     """What the demux pass collects, per packet in decoding order."""
 
     keys: list = dataclasses.field(default_factory=list)
+    sizes: list = dataclasses.field(default_factory=list)
+    others: list = dataclasses.field(default_factory=list)  # (position, size) of other streams' packets
     pts: list = dataclasses.field(default_factory=list)
     dts: list = dataclasses.field(default_factory=list)
     keyframe: list = dataclasses.field(default_factory=list)
@@ -167,10 +171,21 @@ class PyAVDecoder(VideoDecoder):
                 raise VideoError(path, "no video stream")
             stream = container.streams.video[0]
             context = stream.codec_context
+            if context is None:
+                raise VideoError(
+                    path,
+                    "damaged or unsupported: the video stream's codec is unknown (its description in the container "
+                    "is damaged, or names a codec FFmpeg cannot decode)",
+                )
             width, height = context.width or 0, context.height or 0
             if width * height > max_pixels:  # refused before anything is decoded at that size
                 raise frame_too_large(path, width, height, max_pixels)
-            context.options = {"max_pixels": str(int(max_pixels))}  # FFmpeg refuses larger frames mid-stream too
+            options = {"max_pixels": str(int(max_pixels))}  # FFmpeg refuses larger frames mid-stream too
+            if context.name == "mjpeg":
+                # A damaged JPEG otherwise decodes with whatever a recycled buffer held: a frame that depends on
+                # the decoder's history. Refusing it makes the damage an error.
+                options["err_detect"] = "explode"
+            context.options = options
             context.thread_type = "NONE"
             context.copy_opaque = True  # each frame carries the number of the packet it came from
             yield container, stream
@@ -198,8 +213,22 @@ class PyAVDecoder(VideoDecoder):
             keys = np.array(packets.keys, np.int64) if _usable_keys(packets.keys) else None
             seek_ts = np.where(stamps != _UNKNOWN, stamps, 0)
             fps, duration = _rates(stream, container, seconds, order)
-            if mode != "counted" and not avi:
-                _check_timing(path, container, stream, pts[order], time_base, fps)
+            timing = None
+            if not avi:
+                timing = _Timing(
+                    pts=pts,
+                    positions=np.array(packets.keys, np.int64),
+                    sizes=np.array(packets.sizes, np.int64),
+                    others=np.array(sorted(packets.others), np.int64).reshape(-1, 2),
+                    time_base=time_base,
+                    fps=fps,
+                    declared_end=_declared_end(container, stream),
+                    layout=_byte_layout(container),
+                )
+                if mode != "counted":
+                    timing.check(path, order)
+            if stream.codec_context.name == "mjpeg":
+                _check_jpeg(path, packets.data, seconds)
             shown = (width, height) if rotation in (0, 180) else (height, width)
             info = VideoInfo(
                 path=path,
@@ -225,6 +254,7 @@ class PyAVDecoder(VideoDecoder):
                 seek_frames=_seek_frames(order, keyframe, intra, keys is not None and (stamps != _UNKNOWN).all()),
                 max_pixels=max(int(max_pixels), width * height),
                 first_packet=int(np.argmax(keyframe)) if keyframe.any() else 0,
+                timing=timing,
             )
         if index.mode == "counted":
             return self._count(path, index)
@@ -233,10 +263,16 @@ class PyAVDecoder(VideoDecoder):
     def _demux(self, path, container, stream):
         """One demux pass: ``(packets, first decoded frame, frames the container declares)``."""
         packets = _Packets()
-        mpeg4_avi = container.format.name == "avi" and stream.codec_context.name == "mpeg4"
+        codec = stream.codec_context.name
+        keep_data = (container.format.name == "avi" and codec == "mpeg4") or codec == "mjpeg"
+        layout = _byte_layout(container)
         first = None
         try:
-            for packet in container.demux(stream):
+            for packet in container.demux(*([] if layout else [stream])):
+                if packet.stream.index != stream.index:  # another stream: only where its bytes lie
+                    if packet.size and packet.pos is not None and packet.pos >= 0:
+                        packets.others.append((packet.pos, packet.size))
+                    continue
                 if packet.size == 0:  # PyAV's end-of-stream marker
                     continue
                 if packet.is_corrupt:
@@ -246,11 +282,12 @@ class PyAVDecoder(VideoDecoder):
                         f"(at {_seconds(packet.pts, packet.time_base)}) is incomplete",
                     )
                 packets.keys.append(packet.pos if packet.pos is not None else -1)
+                packets.sizes.append(packet.size)
                 packets.pts.append(packet.pts)
                 packets.dts.append(packet.dts)
                 packets.keyframe.append(bool(packet.is_keyframe))
                 packets.discard.append(bool(packet.is_discard))
-                if mpeg4_avi:
+                if keep_data:
                     packets.data.append(bytes(packet))
                 if first is None:
                     packet.opaque = len(packets) - 1
@@ -290,8 +327,8 @@ class PyAVDecoder(VideoDecoder):
             if lost:
                 raise VideoError(
                     path,
-                    f"damaged: the picture in packet {lost[0]} (at {_seconds(packets.dts[lost[0]], stream.time_base)}) "
-                    "is never decoded (a packed DivX/Xvid stream restarted or spliced there)"
+                    f"damaged: frame chunk {lost[0]} (at {_seconds(packets.dts[lost[0]], stream.time_base)}) gives no "
+                    "picture: its VOP is missing, or a packed DivX/Xvid stream was spliced there"
                     + (f", and {len(lost) - 1} more" if len(lost) > 1 else ""),
                 )
             return "mpeg4", np.asarray(order, np.int64), np.asarray(intra, bool)
@@ -351,6 +388,8 @@ class PyAVDecoder(VideoDecoder):
             keyframe = np.zeros(index.seek_ts.size, bool)
             keyframe[sorted(keyframe_packets)] = True
             seek_frames = _seek_frames(order, keyframe, np.asarray(intra, bool), index.keys is not None)
+        if index.timing is not None and order.min() >= 0:
+            index.timing.check(path, order)
         info = dataclasses.replace(index.info, num_frames=int(order.size))
         counted = dataclasses.replace(
             index, info=info, mode="counted", order=order, seek_frames=seek_frames, fingerprints=fingerprints
@@ -424,21 +463,36 @@ class PyAVDecoder(VideoDecoder):
         """Decodes ``numbers`` (ascending) into ``frames`` in one forward pass, seeking where it saves work."""
         with self._open(path, index.max_pixels) as (container, stream):
             reformatter = self._av.video.reformatter.VideoReformatter()  # one conversion context per pass
-            run, position = None, 0  # position: number of the next frame ``run`` yields
+            run, anchor, position = None, None, 0  # position: number of the next frame ``run`` yields
             for target in numbers:
                 point = int(np.searchsorted(index.seek_frames, target, side="right")) - 1
                 start = int(index.seek_frames[point]) if point >= 0 else 0
                 if run is None or start > position:  # seeking saves decoding frames
                     if run is not None:
-                        run.close()
-                    run = self._frames(path, container, stream, index, start if point >= 0 else None)
+                        self._drain(run, stream, anchor)
+                    anchor = start if point >= 0 else None
+                    run = self._frames(path, container, stream, index, anchor)
                 for number, frame in run:
                     position = number + 1
                     if number == target:
                         frames[target] = self._to_rgb(frame, size, reformatter)
                         break
             if run is not None:
-                run.close()
+                self._drain(run, stream, anchor)
+
+    def _drain(self, run, stream, anchor):
+        """Ends a run: frames the decoder still holds (decoded, waiting to be shown) must not be corrupt either.
+
+        A damaged reference shown after the frames asked for may have been used to decode them: the damage then
+        counts, as it would in a sequential decode.
+        """
+        run.close()
+        try:
+            held = list(stream.codec_context.decode(None))
+        except (EOFError, *self.errors):
+            return  # the run already reached the end of the stream (and checked every frame)
+        if any(frame.is_corrupt for frame in held):
+            raise _Misaligned("a frame decoded along the way decodes with errors", anchor)
 
     def _frames(self, path, container, stream, index, anchor):
         """Yields ``(number, frame)`` from frame ``anchor`` (a seek point) or from the start (None) on, verified."""
@@ -583,6 +637,23 @@ def _check_avi_count(path, declared, dts, discard):
         )
 
 
+def _check_jpeg(path, data, seconds):
+    """MJPEG: each packet must be one complete JPEG image with its own tables (else it decodes with history)."""
+    for number, image in enumerate(data):
+        problem = None
+        if not image.startswith(b"\xff\xd8"):
+            problem = "does not start with a JPEG start-of-image marker"
+        elif b"\xff\xda" not in image:
+            problem = "has no JPEG scan"
+        elif image.find(b"\xff\xdb") < 0 or image.find(b"\xff\xdb") > image.find(b"\xff\xda"):
+            problem = "has no quantisation table before its scan"
+        elif image.rstrip(b"\x00")[-2:] != b"\xff\xd9":
+            problem = "does not end with a JPEG end-of-image marker"
+        if problem:
+            when = f" (at {seconds[number]:.2f} s)" if np.isfinite(seconds[number]) else ""
+            raise VideoError(path, f"damaged: the JPEG image of frame {number}{when} {problem}")
+
+
 def _declared_end(container, stream):
     """Seconds at which the container says the video ends (absolute), or None where it does not say."""
     time_base = stream.time_base
@@ -599,42 +670,103 @@ def _declared_end(container, stream):
     return None
 
 
-def _check_timing(path, container, stream, shown_pts, time_base, fps):
-    """Frames lost: a constant-rate stream with holes, or fewer frames than the declared duration holds."""
-    if shown_pts.size < 3 or (shown_pts == _UNKNOWN).any():
-        return
-    steps = np.diff(shown_pts)
-    values, counts = np.unique(steps, return_counts=True)
-    step = int(values[np.argmax(counts)])
-    if step <= 0:
-        return
-    tolerance = 1 + step // 200
-    regular = np.abs(steps - step) <= tolerance
-    holes = np.flatnonzero(steps > 1.5 * step + tolerance)
-    if regular.mean() >= 0.9 and 0 < holes.size <= max(2, steps.size // 50):
-        hole = int(holes[0])
-        missing = int(round(steps[hole] / step)) - 1
-        if hole >= steps.size - _TAIL:
+_GAP_ALLOWANCE = {"matroska": 96, "mov": 48}
+"""Bytes between two packets that container headers explain (per layout); more is data the demuxer skipped."""
+
+
+def _byte_layout(container):
+    """``"matroska"`` or ``"mov"`` where packet positions tile the file (lost data shows as a byte gap), else None."""
+    name = container.format.name
+    if name.startswith("matroska"):
+        return "matroska"
+    if name.startswith("mov"):
+        return "mov"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Timing:
+    """What the timestamp checks need, per video packet in decoding order (see `check`)."""
+
+    pts: np.ndarray
+    positions: np.ndarray
+    sizes: np.ndarray
+    others: np.ndarray
+    time_base: object
+    fps: float
+    declared_end: object
+    layout: object
+
+    def check(self, path, order):
+        """Raises `VideoError` where the frames ``order`` (packets in display order) show frames lost or repeated.
+
+        - Repeated timestamps: two frames shown at the same time (a repeated block).
+        - Holes: a step between consecutive frames over 1.5 times the usual one, in a constant-rate stream
+          (Matroska, WebM, MPEG-TS: 90% of the steps equal), or, in Matroska, WebM, MP4 and MOV, where the file
+          also has bytes no packet accounts for near the hole (data the demuxer skipped). MP4/MOV sample tables
+          cannot lose a frame unnoticed, and phones write variable-rate MP4s with real drops: there a hole alone
+          is not damage.
+        - The container's declared end well after the last frame (frames missing at the end).
+        """
+        shown = self.pts[order]
+        if shown.size < 3 or (shown == _UNKNOWN).any():
+            return
+        time_base = float(self.time_base)
+        steps = np.diff(shown)
+        repeated = np.flatnonzero(steps <= 0)
+        if repeated.size:
+            frame = int(repeated[0])
             raise VideoError(
                 path,
-                f"truncated: frames are missing near the end, after frame {hole} "
-                f"(at {float(shown_pts[hole] * time_base):.2f} s): the file was cut mid-stream",
+                f"damaged: frames {frame} and {frame + 1} have the same or decreasing timestamps "
+                f"({shown[frame] * time_base:.3f} s, {shown[frame + 1] * time_base:.3f} s): data was repeated",
             )
-        raise VideoError(
-            path,
-            f"damaged: frames are missing after frame {hole} (at {float(shown_pts[hole] * time_base):.2f} s): the "
-            f"constant-rate timestamps jump to {float(shown_pts[hole + 1] * time_base):.2f} s, about {missing} "
-            f"frame(s) later" + (f" ({holes.size} such gaps)" if holes.size > 1 else ""),
-        )
-    declared = _declared_end(container, stream)
-    if declared and fps > 0:
-        end = float(shown_pts.max() * time_base) + 1.0 / fps
-        if end < declared - max(1.5 / fps, 0.005 * declared):
+        step = float(np.median(steps))
+        tolerance = 1 + step / 200
+        holes = np.flatnonzero(steps > 1.5 * step + tolerance)
+        regular = float(np.mean(np.abs(steps - step) <= tolerance))
+        for hole in holes.tolist():
+            constant_rate = regular >= 0.9 and self.layout != "mov"
+            if not constant_rate and not (self.layout is not None and self._bytes_lost_near(order, hole)):
+                continue
+            missing = int(round(steps[hole] / step)) - 1
+            where = f"after frame {hole} (at {shown[hole] * time_base:.2f} s)"
+            if hole >= steps.size - _TAIL:
+                raise VideoError(
+                    path, f"truncated or damaged: frames are missing near the end, {where}, as when a file is cut"
+                )
             raise VideoError(
                 path,
-                f"truncated: the container says the video ends at {declared:.2f} s but its last frame ends at "
-                f"{end:.2f} s",
+                f"damaged: frames are missing {where}: the timestamps jump to {shown[hole + 1] * time_base:.2f} s, "
+                f"about {missing} frame(s) later" + (f" ({holes.size} such gaps)" if holes.size > 1 else ""),
             )
+        if self.declared_end and self.fps > 0:
+            end = float(shown.max() * time_base) + 1.0 / self.fps
+            if end < self.declared_end - max(1.5 / self.fps, 0.005 * self.declared_end):
+                raise VideoError(
+                    path,
+                    f"truncated: the container says the video ends at {self.declared_end:.2f} s but its last frame "
+                    f"ends at {end:.2f} s",
+                )
+
+    def _bytes_lost_near(self, order, hole):
+        """Whether packets decoded near the frames around ``hole`` have unexplained bytes between them."""
+        if (self.positions < 0).any():
+            return True
+        around = order[hole : hole + 2]
+        low, high = max(0, int(around.min()) - _TAIL), min(self.positions.size - 1, int(around.max()) + _TAIL)
+        chosen = np.sort(self.positions[low : high + 1])
+        ends = {int(p): int(p + s) for p, s in zip(self.positions[low : high + 1], self.sizes[low : high + 1])}
+        allowance = _GAP_ALLOWANCE[self.layout]
+        for start, following in zip(chosen[:-1].tolist(), chosen[1:].tolist()):
+            gap = following - ends[start]
+            if gap <= allowance:
+                continue
+            inside = (self.others[:, 0] >= ends[start]) & (self.others[:, 0] < following)
+            explained = int(self.others[inside, 1].sum()) + allowance * (int(inside.sum()) + 1)
+            if gap > explained:
+                return True
+        return False
 
 
 def _rates(stream, container, seconds, order):
