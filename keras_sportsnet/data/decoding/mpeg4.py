@@ -160,7 +160,9 @@ def display_order(packets, packed, low_delay):
 
     Returns:
         ``(order, intra, discarded)``: the packet number of each output frame, whether each output frame is an
-        I-VOP, and the numbers of the packets holding a VOP the decoder never decodes (damage).
+        I-VOP, and the numbers of the packets where a picture is lost (damage): a chunk without a VOP, a coded
+        VOP the decoder neither decodes nor keeps, a kept B-VOP dropped at a restart, or, in a packed stream, an
+        N-VOP placeholder with no B-VOP to release.
 
     Example:
     ```python
@@ -201,6 +203,8 @@ def display_order(packets, packed, low_delay):
         else:
             if not packet_vops:
                 discarded.append(number)  # a frame chunk without a picture
+            elif packed and packet_vops[0].coded is False:
+                discarded.append(number)  # a placeholder with no packed B-VOP to release: that picture was lost
             decode(packet_vops[0] if packet_vops else None, number)
             rest = packet_vops[1:]
         if packed and rest and rest[0].kind in (I_VOP, B_VOP):  # FFmpeg keeps a following I- or B-VOP

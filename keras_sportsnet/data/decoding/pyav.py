@@ -327,8 +327,9 @@ class PyAVDecoder(VideoDecoder):
             if lost:
                 raise VideoError(
                     path,
-                    f"damaged: frame chunk {lost[0]} (at {_seconds(packets.dts[lost[0]], stream.time_base)}) gives no "
-                    "picture: its VOP is missing, or a packed DivX/Xvid stream was spliced there"
+                    f"damaged: a picture is lost at frame chunk {lost[0]} (at "
+                    f"{_seconds(packets.dts[lost[0]], stream.time_base)}): a VOP is missing or damaged there, or a "
+                    "packed DivX/Xvid stream was spliced there"
                     + (f", and {len(lost) - 1} more" if len(lost) > 1 else ""),
                 )
             return "mpeg4", np.asarray(order, np.int64), np.asarray(intra, bool)
