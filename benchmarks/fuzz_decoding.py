@@ -14,7 +14,7 @@ Each mutant is checked in a worker subprocess (a crash of FFmpeg is seen as the 
 (a hang is the worker not answering in time); both are failures. Outcomes:
 
 - ``exact``: every read gave the reference frames: those of a sequential PyAV decode from the start (going on past
-  packets that fail), and no frame is a clean copy of another frame of the undamaged video (a shift). Past the
+  packets that fail: `keras_sportsnet.testing.videos.reference_decode`), and no frame is a clean copy of another frame of the undamaged video (a shift). Past the
   first damage of that decode (an error, or a frame it flags as concealed), where it numbers frames differently
   from the reader (frames lost), a returned frame must be the one shown at that position in the undamaged video
   (a read that seeks past damage serves the intact frames in their places); where it numbers frames alike, a
@@ -329,40 +329,6 @@ def make_mutants(sources, folder, count, seed):
 
 
 # ------------------------------------------------------------------- checks
-def reference_frames(path, errors=None):
-    """Every frame a sequential PyAV decode gives, from the start on, going on past packets that fail to decode.
-
-    ``errors`` (a list) gets ``(frame, reason)`` for the first packet that fails, or the first frame the decoder
-    flags as corrupt (it concealed errors): the point from which the sequential decode is no longer intact.
-    """
-    import av
-
-    frames = []
-
-    def damage(reason):
-        if errors is not None and not errors:
-            errors.append((len(frames), reason))
-
-    try:
-        with av.open(path, metadata_errors="ignore") as container:
-            if container.streams.video and container.streams.video[0].codec_context is not None:
-                stream = container.streams.video[0]
-                stream.thread_type = "NONE"
-                for packet in [*container.demux(stream), None]:
-                    try:
-                        decoded = packet.decode() if packet is not None else stream.codec_context.decode(None)
-                    except (av.FFmpegError, EOFError) as error:
-                        damage(f"{type(error).__name__}: {error}")
-                        continue
-                    for frame in decoded:
-                        if frame.is_corrupt:
-                            damage("a frame the decoder flags as corrupt")
-                        frames.append(frame.to_ndarray(format="rgb24"))
-    except Exception as error:  # noqa: BLE001 - whatever stops the reference decode is where it stops
-        damage(f"{type(error).__name__}: {error}")
-    return frames
-
-
 def _best_match(frame, originals):
     """Index of the undamaged frame closest to ``frame`` (mean absolute difference), or -1."""
     if frame.shape != originals[0].shape:
@@ -371,17 +337,28 @@ def _best_match(frame, originals):
     return int(np.argmin(errors))
 
 
-def _identity_errors(clip, indices, originals):
-    """Positions where the clip holds, cleanly, an original frame other than the one asked for."""
-    wrong = []
-    for frame, index in zip(clip, indices):
-        if frame.shape != originals[0].shape:
-            continue
-        errors = [float(np.abs(frame.astype(np.int16) - original.astype(np.int16)).mean()) for original in originals]
-        best = int(np.argmin(errors))
-        if best != index and errors[best] < 6.0 and errors[best] < 0.5 * errors[min(index, len(errors) - 1)]:
-            wrong.append((index, best))
-    return wrong
+def _shift(clip, originals, run=3):
+    """``(position, original)`` where a frame sequence starts holding, cleanly, the frames of other positions.
+
+    A frame lost or repeated at the container level (a dropped, duplicated or renamed chunk) offsets every later
+    frame: a run of ``run`` consecutive frames that are clean copies of the undamaged video's frames ``k``
+    positions away. A lone frame that looks like another (a decoder shown damaged data, e.g. VP9's
+    "show existing frame" bit flipped) is damage the reference decode shares, not a shift.
+    """
+    offsets = []
+    for position, frame in enumerate(clip):
+        offset = None
+        if frame.shape == originals[0].shape:
+            errors = [float(np.abs(frame.astype(np.int16) - original.astype(np.int16)).mean()) for original in originals]
+            best = int(np.argmin(errors))
+            if errors[best] < 6.0 and (position >= len(errors) or errors[best] < 0.5 * errors[position]):
+                offset = best - position
+        offsets.append(offset)
+    for start in range(len(offsets) - run + 1):
+        window = offsets[start : start + run]
+        if window[0] and all(offset == window[0] for offset in window):
+            return start, start + window[0]
+    return None
 
 
 def check_mutant(path, original, seed):
@@ -391,10 +368,12 @@ def check_mutant(path, original, seed):
     from keras_sportsnet.data import read_clip
     from keras_sportsnet.data import read_clips
 
-    errors = []
-    reference = reference_frames(path, errors)
-    intact, damage = errors[0] if errors else (len(reference), None)
-    originals = reference_frames(original)
+    from keras_sportsnet.testing.videos import reference_decode
+
+    decoded = reference_decode(path)
+    reference = decoded.frames
+    intact, damage = decoded.intact, decoded.damage[1] if decoded.damage else None
+    originals = reference_decode(original).frames
     rng = np.random.default_rng(seed)
     try:
         info = probe_video(path)
@@ -421,9 +400,9 @@ def check_mutant(path, original, seed):
                         # Where that decode numbers frames differently (frames lost to the damage), the right frame
                         # is the one shown at that position in the undamaged video.
                         return {"outcome": "wrong", "detail": f"{how}: frame {index} is not frame {index} of the video (a sequential decode is damaged from frame {intact}: {damage})"}
-                shifted = _identity_errors(clip, indices, originals) if len(originals) else []
-                if shifted and (shifted[0][0] < intact or len(reference) != count):
-                    return {"outcome": "wrong", "detail": f"{how}: position {shifted[0][0]} holds original frame {shifted[0][1]} (frames lost or repeated, unnoticed)"}
+                shifted = _shift(clip, originals) if how == "sequential" and len(originals) else None
+                if shifted:
+                    return {"outcome": "wrong", "detail": f"{how}: from position {shifted[0]} on, the frames are those of positions {shifted[1]}... of the video (frames lost or repeated, unnoticed)"}
         return {"outcome": "exact", "detail": f"{count} frames"}
     except VideoError as error:
         if error.path != path:

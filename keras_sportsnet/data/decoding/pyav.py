@@ -30,6 +30,7 @@ import hashlib
 
 import numpy as np
 
+from keras_sportsnet.data.decoding import jpeg
 from keras_sportsnet.data.decoding import mpeg4
 from keras_sportsnet.data.decoding.base import VideoDecoder
 from keras_sportsnet.data.decoding.base import VideoInfo
@@ -228,7 +229,7 @@ class PyAVDecoder(VideoDecoder):
                 if mode != "counted":
                     timing.check(path, order)
             if stream.codec_context.name == "mjpeg":
-                _check_jpeg(path, packets.data, seconds)
+                _check_jpeg(path, packets.data, seconds, width, height)
             shown = (width, height) if rotation in (0, 180) else (height, width)
             info = VideoInfo(
                 path=path,
@@ -638,18 +639,11 @@ def _check_avi_count(path, declared, dts, discard):
         )
 
 
-def _check_jpeg(path, data, seconds):
+def _check_jpeg(path, data, seconds, width, height):
     """MJPEG: each packet must be one complete JPEG image with its own tables (else it decodes with history)."""
+    huffman_expected = any(b"\xff\xc4" in image[: image.find(b"\xff\xda")] for image in data[:1])
     for number, image in enumerate(data):
-        problem = None
-        if not image.startswith(b"\xff\xd8"):
-            problem = "does not start with a JPEG start-of-image marker"
-        elif b"\xff\xda" not in image:
-            problem = "has no JPEG scan"
-        elif image.find(b"\xff\xdb") < 0 or image.find(b"\xff\xdb") > image.find(b"\xff\xda"):
-            problem = "has no quantisation table before its scan"
-        elif image.rstrip(b"\x00")[-2:] != b"\xff\xd9":
-            problem = "does not end with a JPEG end-of-image marker"
+        problem = jpeg.frame_problem(image, width, height, huffman_expected)
         if problem:
             when = f" (at {seconds[number]:.2f} s)" if np.isfinite(seconds[number]) else ""
             raise VideoError(path, f"damaged: the JPEG image of frame {number}{when} {problem}")
