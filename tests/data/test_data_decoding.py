@@ -26,6 +26,7 @@ from keras_sportsnet.data.decoding import register_decoder
 from keras_sportsnet.testing.videos import frame_code
 from keras_sportsnet.testing.videos import index_frames
 from keras_sportsnet.testing.videos import pack_bframes
+from keras_sportsnet.testing.videos import reference_decode
 from keras_sportsnet.data.encoding import write_video
 
 H, W = 48, 64
@@ -322,23 +323,12 @@ def test_bad_inputs_raise_video_error_naming_the_file(tmp_path, videos, kind):
         assert isinstance(caught.value, ValueError)
 
 
-def sequential_frames(path):
-    """Ground truth: every frame PyAV decodes from the start, up to the first error."""
-    frames = []
-    try:
-        with av.open(path) as container:
-            for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
-    except (av.FFmpegError, EOFError):
-        pass
-    return np.stack(frames) if frames else np.zeros((0, H, W, 3), np.uint8)
-
-
 def assert_exact_or_video_error(path):
-    """A damaged file either reads exactly as sequential decoding does, or raises VideoError."""
+    """A damaged file either reads exactly as a sequential decode does, or raises VideoError naming it."""
     try:
         num_frames = probe_video(path).num_frames
-        truth = sequential_frames(path)
+        reference = reference_decode(path)
+        truth = np.stack(reference.frames[: reference.intact])
         assert 0 < num_frames <= len(truth)
         np.testing.assert_array_equal(read_clip(path, range(num_frames)), truth[:num_frames])
         for start in range(0, num_frames, 7):  # seeks: one clip per call

@@ -45,7 +45,10 @@ _UNKNOWN = np.iinfo(np.int64).min
 """Stands for a missing timestamp in the int64 arrays of an index."""
 
 _TAIL = 16
-"""Display-order frames at the end where a cut can leave holes (frames decoded after the cut, shown before)."""
+"""Packets around a timestamp hole searched for unexplained bytes (at least any codec's reorder depth)."""
+
+_REORDER = 8
+"""Frames at the end where a cut leaves timestamp holes (frames decoded after the cut but shown before those)."""
 
 SPOT_CHECKS = 3
 """Keyframes (spread over the file) at which `probe` decodes a couple of frames, besides the start."""
@@ -726,7 +729,7 @@ class _Timing:
                 continue
             missing = int(round(steps[hole] / step)) - 1
             where = f"after frame {hole} (at {shown[hole] * time_base:.2f} s)"
-            if hole >= steps.size - _TAIL:
+            if steps.size - hole <= _REORDER:
                 raise VideoError(
                     path, f"truncated or damaged: frames are missing near the end, {where}, as when a file is cut"
                 )
