@@ -111,9 +111,10 @@ class PyAVIndex:
 class _Misaligned(Exception):
     """What the decoder gave disagrees with the index (``seek``: the seek point the pass started from, or None)."""
 
-    def __init__(self, reason, seek=None):
+    def __init__(self, reason, seek=None, seeking_fails=False):
         super().__init__(reason)
         self.seek = seek
+        self.seeking_fails = seeking_fails
 
 
 @dataclasses.dataclass
@@ -440,9 +441,7 @@ class PyAVDecoder(VideoDecoder):
 
     def _read(self, path, index, numbers, size, probing=False):
         """``(index, {number: rgb frame})``; reconciles the index (and caches it) when decoding disagrees."""
-        attempts = 0
-        while attempts <= index.seek_frames.size + 2:
-            attempts += 1
+        while True:  # each round counts the index once, or drops seek points, or ends
             frames = {}
             try:
                 self._read_pass(path, index, numbers, size, frames)
@@ -451,7 +450,10 @@ class PyAVDecoder(VideoDecoder):
                 if not index.exact:
                     index = self._count(path, index)
                 elif reason.seek is not None:  # this keyframe does not reproduce the sequential decode
-                    index = dataclasses.replace(index, seek_frames=index.seek_frames[index.seek_frames != reason.seek])
+                    keep = index.seek_frames != reason.seek
+                    if reason.seeking_fails or keep.all():  # cannot seek (a damaged index): read from the start
+                        keep[:] = False
+                    index = dataclasses.replace(index, seek_frames=index.seek_frames[keep])
                 else:
                     raise VideoError(path, f"damaged: {reason}") from None
                 if not probing:
@@ -462,7 +464,6 @@ class PyAVDecoder(VideoDecoder):
                         f"frame {numbers[-1]} asked for, but only {index.info.num_frames} frames can be decoded "
                         f"(the container promised more): damaged or truncated",
                     ) from None
-        raise VideoError(path, "damaged: the decoder does not reproduce its own frames")
 
     def _read_pass(self, path, index, numbers, size, frames):
         """Decodes ``numbers`` (ascending) into ``frames`` in one forward pass, seeking where it saves work."""
@@ -512,7 +513,7 @@ class PyAVDecoder(VideoDecoder):
             try:
                 container.seek(int(index.seek_ts[anchor_packet]), stream=stream, backward=True, any_frame=False)
             except (EOFError, *self.errors) as error:
-                raise _Misaligned(f"seeking to frame {anchor} failed ({describe(error)})", anchor) from error
+                raise _Misaligned(f"seeking to frame {anchor} failed ({describe(error)})", anchor, True) from error
         seek = anchor
 
         def check(frame):
