@@ -60,7 +60,8 @@ def videos(tmp_path_factory):
     paths = {}
     for name, (file_name, num_frames, kwargs) in VIDEOS.items():
         paths[name] = write_video(str(root / file_name), index_frames(num_frames, H, W), **kwargs)
-    source = write_video(str(root / "mpeg4_b1.avi"), index_frames(80, H, W), codec="mpeg4", keyframe_interval=12, bframes=1)
+    source = write_video(str(root / "mpeg4_b1.avi"), index_frames(80, H, W), codec="mpeg4", keyframe_interval=12,
+                         bframes=1)
     paths["mpeg4_packed_avi"] = pack_bframes(source, str(root / "mpeg4_packed.avi"))
     return paths
 

@@ -34,7 +34,7 @@ def frame_problem(image, width, height, huffman_expected):
     position = 2
     quantisation, huffman, components = set(), False, None
     while True:
-        while position < len(image) and image[position] == 0xFF and position + 1 < len(image) and image[position + 1] == 0xFF:
+        while image[position : position + 2] == b"\xff\xff":
             position += 1  # fill bytes
         if position + 2 > len(image) or image[position] != 0xFF:
             return "has a damaged JPEG header (a marker segment is missing or cut)"

@@ -551,7 +551,9 @@ class PyAVDecoder(VideoDecoder):
                 if lookup is not None:
                     number = lookup.get(packet.pos if packet.pos is not None else -1)
                     if number is None:
-                        raise _Misaligned(f"the demuxer gave a packet the index does not know (at byte {packet.pos})", seek)
+                        raise _Misaligned(
+                            f"the demuxer gave a packet the index does not know (at byte {packet.pos})", seek
+                        )
                 else:
                     number = next_packet if next_packet is not None else -1
                 if next_packet is None:
