@@ -8,6 +8,7 @@ from keras_sportsnet.layers import SelectFrames
 from keras_sportsnet.models import FUSIONS
 from keras_sportsnet.models import RESOLUTIONS
 from keras_sportsnet.models import TEMPORAL_PLANS
+from keras_sportsnet.models import VideoPreprocessor
 from keras_sportsnet.models import CNNAverage
 from keras_sportsnet.models import EarlyFusion
 from keras_sportsnet.models import LateFusion
@@ -18,9 +19,9 @@ from keras_sportsnet.models import SportsNetVideoClassifier
 from keras_sportsnet.models import build_model
 from keras_sportsnet.models import from_preset
 from keras_sportsnet.models import inflate_weights
+from keras_sportsnet.models import save_preset
 from keras_sportsnet.presets import PresetError
 from keras_sportsnet.presets import list_presets
-from keras_sportsnet.presets import save_preset
 from keras_sportsnet.presets import upload_preset
 from keras_sportsnet.spec import PAPER_SPEC
 from keras_sportsnet.spec import format_spec
@@ -30,9 +31,21 @@ from keras_sportsnet import datasets
 from keras_sportsnet import distributed
 from keras_sportsnet import evaluation
 from keras_sportsnet import training
-from keras_sportsnet import visualization
 from keras_sportsnet.evaluation.runner import evaluate_videos
 from keras_sportsnet.version import __version__
+
+
+def __getattr__(name):
+    # `keras_sportsnet.visualization` needs matplotlib (the `plots` extra): imported on first use,
+    # so that `import keras_sportsnet` works, and stays fast, without it.
+    if name == "visualization":
+        import importlib
+
+        from keras_sportsnet.utils.imports import require
+
+        require("matplotlib", "keras_sportsnet.visualization")
+        return importlib.import_module("keras_sportsnet.visualization")
+    raise AttributeError(f"module 'keras_sportsnet' has no attribute {name!r}")
 
 __all__ = [
     "ARCHITECTURES",
@@ -49,6 +62,7 @@ __all__ = [
     "SportsNetBackbone",
     "SportsNetVideoClassifier",
     "TEMPORAL_PLANS",
+    "VideoPreprocessor",
     "__version__",
     "architecture_table",
     "build_model",
