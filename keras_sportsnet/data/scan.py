@@ -196,9 +196,9 @@ def _list_videos(directory_or_paths, extensions, follow_links):
     for item in directory_or_paths:
         item = os.fsdecode(item)
         if not os.path.lexists(item) and (single or item.endswith(("/", os.sep)) or not os.path.splitext(item)[1]):
-            raise FileNotFoundError(
-                2, f"Cannot scan {item}: it does not exist (expected a folder of videos or a video file)", item
-            )
+            error = FileNotFoundError(f"Cannot scan {item}: it does not exist (expected a folder of videos or a video file)")
+            error.filename = item
+            raise error
         if not os.path.isdir(item):
             paths.add(item)  # a listed file is probed whatever its name; missing ones are reported
             continue
