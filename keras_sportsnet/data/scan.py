@@ -196,9 +196,7 @@ def _list_videos(directory_or_paths, extensions, follow_links):
     for item in directory_or_paths:
         item = os.fsdecode(item)
         if not os.path.lexists(item) and (single or item.endswith(("/", os.sep)) or not os.path.splitext(item)[1]):
-            error = FileNotFoundError(f"Cannot scan {item}: it does not exist (expected a folder of videos or a video file)")
-            error.filename = item
-            raise error
+            raise FileNotFoundError(f"Cannot scan {item}: it does not exist (expected a folder of videos or a video file)")
         if not os.path.isdir(item):
             paths.add(item)  # a listed file is probed whatever its name; missing ones are reported
             continue
