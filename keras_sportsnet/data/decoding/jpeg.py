@@ -7,7 +7,7 @@ seeks to it and a sequential decode disagree). `frame_problem` finds such frames
 
 import struct
 
-__all__ = ["frame_problem"]
+__all__ = ["frame_problem", "has_huffman_tables"]
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _STANDALONE = {0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8}
@@ -86,3 +86,14 @@ def frame_problem(image, width, height, huffman_expected):
                 return "does not end with a JPEG end-of-image marker (its data is cut)"
             return None
         position += 2 + length
+
+
+def has_huffman_tables(image):
+    """Whether a JPEG image defines Huffman tables before its scan (else the standard tables apply).
+
+    Example:
+    >>> has_huffman_tables(b"\xff\xd8\xff\xc4\x00\x02\xff\xda")
+    True
+    """
+    scan = image.find(b"\xff\xda")
+    return b"\xff\xc4" in image[: scan if scan >= 0 else len(image)]

@@ -128,7 +128,7 @@ class _Packets:
     dts: list = dataclasses.field(default_factory=list)
     keyframe: list = dataclasses.field(default_factory=list)
     discard: list = dataclasses.field(default_factory=list)
-    data: list = dataclasses.field(default_factory=list)  # MPEG-4 in AVI only
+    vops: list = dataclasses.field(default_factory=list)  # MPEG-4 in AVI only: (VOPs, restarts the stream)
 
     def __len__(self):
         return len(self.keys)
@@ -232,8 +232,6 @@ class PyAVDecoder(VideoDecoder):
                 )
                 if mode != "counted":
                     timing.check(path, order)
-            if stream.codec_context.name == "mjpeg":
-                _check_jpeg(path, packets.data, seconds, width, height)
             shown = (width, height) if rotation in (0, 180) else (height, width)
             info = VideoInfo(
                 path=path,
@@ -269,7 +267,10 @@ class PyAVDecoder(VideoDecoder):
         """One demux pass: ``(packets, first decoded frame, frames the container declares)``."""
         packets = _Packets()
         codec = stream.codec_context.name
-        keep_data = (container.format.name == "avi" and codec == "mpeg4") or codec == "mjpeg"
+        mpeg4_avi = container.format.name == "avi" and codec == "mpeg4"
+        bits = mpeg4.time_increment_bits(bytes(stream.codec_context.extradata or b"")) if mpeg4_avi else None
+        size = (stream.codec_context.width, stream.codec_context.height)
+        huffman = None  # MJPEG: whether the frames carry their own Huffman tables (as the first one does)
         layout = _byte_layout(container)
         first = None
         try:
@@ -292,11 +293,21 @@ class PyAVDecoder(VideoDecoder):
                 packets.dts.append(packet.dts)
                 packets.keyframe.append(bool(packet.is_keyframe))
                 packets.discard.append(bool(packet.is_discard))
-                if keep_data:
-                    packets.data.append(bytes(packet))
+                data = bytes(packet) if mpeg4_avi or codec == "mjpeg" else None  # parsed now, not kept
+                if mpeg4_avi:
+                    bits = bits if bits is not None else mpeg4.time_increment_bits(data)
+                    packets.vops.append((mpeg4.vops(data, bits), mpeg4.starts_with_headers(data)))
                 if first is None:
                     packet.opaque = len(packets) - 1
                     first = next(iter(packet.decode()), None)
+                    size = (first.width, first.height) if first is not None else size
+                if codec == "mjpeg":
+                    huffman = jpeg.has_huffman_tables(data) if huffman is None else huffman
+                    problem = jpeg.frame_problem(data, *size, huffman)
+                    if problem:
+                        when = _seconds(packet.pts if packet.pts is not None else packet.dts, packet.time_base)
+                        frame = len(packets) - 1
+                        raise VideoError(path, f"damaged: the JPEG image of frame {frame} (at {when}) {problem}")
             if first is None and len(packets):
                 first = next(iter(stream.codec_context.decode(None)), None)
         except VideoError:
@@ -323,12 +334,8 @@ class PyAVDecoder(VideoDecoder):
         shown[:first_key] = False  # after a cut, frames before the first keyframe cannot be decoded
         reorders = bool(stream.codec_context.has_b_frames)
         if avi and stream.codec_context.name == "mpeg4":
-            bits = mpeg4.time_increment_bits(bytes(stream.codec_context.extradata or b""))
-            if bits is None:
-                bits = mpeg4.time_increment_bits(packets.data[0])
-            vops = [(mpeg4.vops(data, bits), mpeg4.starts_with_headers(data)) for data in packets.data]
-            packed = any(len(found) > 1 for found, _ in vops)
-            order, intra, lost = mpeg4.display_order(vops, packed, low_delay=not reorders)
+            packed = any(len(found) > 1 for found, _ in packets.vops)
+            order, intra, lost = mpeg4.display_order(packets.vops, packed, low_delay=not reorders)
             if lost:
                 raise VideoError(
                     path,
@@ -643,16 +650,6 @@ def _check_avi_count(path, declared, dts, discard):
             f"damaged: the AVI header declares {declared} frames but the file holds {chunks} ({what} frame chunks: "
             "chunks were lost, added or renamed, which would shift every later frame)",
         )
-
-
-def _check_jpeg(path, data, seconds, width, height):
-    """MJPEG: each packet must be one complete JPEG image with its own tables (else it decodes with history)."""
-    huffman_expected = any(b"\xff\xc4" in image[: image.find(b"\xff\xda")] for image in data[:1])
-    for number, image in enumerate(data):
-        problem = jpeg.frame_problem(image, width, height, huffman_expected)
-        if problem:
-            when = f" (at {seconds[number]:.2f} s)" if np.isfinite(seconds[number]) else ""
-            raise VideoError(path, f"damaged: the JPEG image of frame {number}{when} {problem}")
 
 
 def _declared_end(container, stream):
