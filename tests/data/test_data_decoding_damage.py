@@ -59,6 +59,15 @@ def assert_reads_exactly(path, seed=0):
     return count
 
 
+def assert_refused(path, problem, calls):
+    """Each call raises `VideoError` naming ``path``, with exactly ``problem``."""
+    for call in calls:
+        with pytest.raises(VideoError) as caught:
+            call()
+        assert caught.value.path == path and isinstance(caught.value, ValueError)
+        assert caught.value.problem == problem
+
+
 def remux(source, destination, keep=lambda number: True):
     """Copies the video packets ``keep(number)`` accepts (decoding order) into ``destination``'s container."""
     with av.open(source) as container, av.open(str(destination), "w") as output:
@@ -190,16 +199,14 @@ def test_mjpeg_frame_with_an_invalid_quantisation_table_selector_is_a_video_erro
     image = chunk + 8
     sof = image + _jpeg_segment(bytes(data[image:]), 0xC0)
     data[sof + 12] = 3  # the first component's table selector: table 3, which no segment defines
-    path = tmp_path / "selector.avi"
-    path.write_bytes(bytes(data))
-    for call in (lambda: probe_video(str(path)), lambda: read_clip(str(path), [33]), lambda: read_clip(str(path), [2])):
-        with pytest.raises(VideoError) as caught:
-            call()
-        assert caught.value.path == str(path)
-        assert caught.value.problem == (
-            "damaged: the JPEG image of frame 33 (at 1.32 s) uses quantisation table 3, which it does not define "
-            "(an invalid selector, or a table lost: the frame would decode with another frame's table)"
-        )
+    path = str(tmp_path / "selector.avi")
+    open(path, "wb").write(bytes(data))
+    problem = (
+        "damaged: the JPEG image of frame 33 (at 1.32 s) uses quantisation table 3, which it does not define "
+        "(an invalid selector, or a table lost: the frame would decode with another frame's table)"
+    )
+    calls = [lambda: probe_video(path), lambda: read_clip(path, [33]), lambda: read_clip(path, [2])]
+    assert_refused(path, problem, calls)
 
 
 def test_a_concealed_frame_is_a_video_error_for_reads_that_decode_it(tmp_path):
@@ -223,16 +230,13 @@ def test_unknown_codec_after_a_renamed_stsd_byte_is_a_video_error(tmp_path):
     source = write_video(str(tmp_path / "s.mp4"), index_frames(10, H, W))
     data = open(source, "rb").read()
     stsd = data.find(b"stsd")
-    path = tmp_path / "renamed.mp4"
-    path.write_bytes(data[:stsd] + b"stsx" + data[stsd + 4 :])
-    for call in (lambda: probe_video(str(path)), lambda: read_clip(str(path), [0])):
-        with pytest.raises(VideoError) as caught:
-            call()
-        assert caught.value.path == str(path)
-        assert caught.value.problem == (
-            "damaged or unsupported: the video stream's codec is unknown (its description in the container is "
-            "damaged, or names a codec FFmpeg cannot decode)"
-        )
+    path = str(tmp_path / "renamed.mp4")
+    open(path, "wb").write(data[:stsd] + b"stsx" + data[stsd + 4 :])
+    problem = (
+        "damaged or unsupported: the video stream's codec is unknown (its description in the container is "
+        "damaged, or names a codec FFmpeg cannot decode)"
+    )
+    assert_refused(path, problem, [lambda: probe_video(path), lambda: read_clip(path, [0])])
 
 
 # -------------------------------------------------------------------- memory
@@ -255,13 +259,11 @@ def _mjpeg_with_declared_size(tmp_path, width, height):
 def test_a_frame_over_the_pixel_budget_is_refused_before_decoding(tmp_path):
     """Finding 9: an 8000x8000 MJPEG was accepted; reading it ran out of memory. The default budget refuses it."""
     path = _mjpeg_with_declared_size(tmp_path, 8000, 8000)
-    for call in (lambda: probe_video(path), lambda: read_clip(path, [0], short_side=64)):
-        with pytest.raises(VideoError) as caught:
-            call()
-        assert caught.value.problem == (
-            "frame size 8000x8000 (64000000 pixels) is too large for the budget max_pixels=16777216; "
-            "pass max_pixels=64000000 (or more) to read this video"
-        )
+    problem = (
+        "frame size 8000x8000 (64000000 pixels) is too large for the budget max_pixels=16777216; "
+        "pass max_pixels=64000000 (or more) to read this video"
+    )
+    assert_refused(path, problem, [lambda: probe_video(path), lambda: read_clip(path, [0], short_side=64)])
 
 
 def test_4k_passes_the_default_budget_and_reads_small(tmp_path):
