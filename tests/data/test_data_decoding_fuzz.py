@@ -11,12 +11,13 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "fuzz
 
 
 @pytest.mark.slow
-def test_320_mutants_of_four_codecs_decode_exactly_or_raise_video_error(tmp_path):
+@pytest.mark.parametrize("seed", [0, 1])
+def test_320_mutants_of_four_codecs_decode_exactly_or_raise_video_error(tmp_path, seed):
     """Every mutant reads exactly or raises VideoError naming it: no wrong frame, other exception, crash or hang."""
     report = str(tmp_path / "fuzz.json")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
-        [sys.executable, SCRIPT, "--mutants", "320", "--seed", "0", "--timeout", "60", "--json", report],
+        [sys.executable, SCRIPT, "--mutants", "320", "--seed", str(seed), "--timeout", "60", "--json", report],
         capture_output=True, text=True, timeout=900, env=env,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -229,6 +229,7 @@ class PyAVDecoder(VideoDecoder):
                     fps=fps,
                     declared_end=_declared_end(container, stream),
                     layout=_byte_layout(container),
+                    others_start=_others_start(container, stream),
                 )
                 if mode != "counted":
                     timing.check(path, order)
@@ -694,6 +695,7 @@ class _Timing:
     fps: float
     declared_end: object
     layout: object
+    others_start: float = 0.0
 
     def check(self, path, order):
         """Raises `VideoError` where the frames ``order`` (packets in display order) show frames lost or repeated.
@@ -705,19 +707,28 @@ class _Timing:
           cannot lose a frame unnoticed, and phones write variable-rate MP4s with real drops: there a hole alone
           is not damage.
         - The container's declared end well after the last frame (frames missing at the end).
+        - Frames missing at the start: the video starts late, after bytes no packet accounts for.
         """
         shown = self.pts[order]
         if shown.size < 3 or (shown == _UNKNOWN).any():
             return
         time_base = float(self.time_base)
+        if self._head_lost(int(shown[0])):
+            raise VideoError(
+                path,
+                f"damaged: frames are missing at the start: the first frame that can be read is at "
+                f"{shown[0] * time_base:.2f} s, after data no packet accounts for (the other streams start at "
+                f"{self.others_start:.2f} s)",
+            )
         steps = np.diff(shown)
         repeated = np.flatnonzero(steps <= 0)
         if repeated.size:
             frame = int(repeated[0])
             raise VideoError(
                 path,
-                f"damaged: frames {frame} and {frame + 1} have the same or decreasing timestamps "
-                f"({shown[frame] * time_base:.3f} s, {shown[frame + 1] * time_base:.3f} s): data was repeated",
+                f"damaged: frames {frame} and {frame + 1} share a timestamp or are out of order "
+                f"({shown[frame] * time_base:.3f} s, {shown[frame + 1] * time_base:.3f} s): data was repeated, or "
+                "the timestamps are damaged",
             )
         step = float(np.median(steps))
         tolerance = 1 + step / 200
@@ -755,16 +766,35 @@ class _Timing:
         low, high = max(0, int(around.min()) - _TAIL), min(self.positions.size - 1, int(around.max()) + _TAIL)
         chosen = np.sort(self.positions[low : high + 1])
         ends = {int(p): int(p + s) for p, s in zip(self.positions[low : high + 1], self.sizes[low : high + 1])}
+        pairs = zip(chosen[:-1].tolist(), chosen[1:].tolist())
+        return any(self._unexplained(ends[start], following) for start, following in pairs)
+
+    def _unexplained(self, start, end):
+        """Whether the bytes ``[start, end)`` hold more than other streams' packets and container headers."""
         allowance = _GAP_ALLOWANCE[self.layout]
-        for start, following in zip(chosen[:-1].tolist(), chosen[1:].tolist()):
-            gap = following - ends[start]
-            if gap <= allowance:
-                continue
-            inside = (self.others[:, 0] >= ends[start]) & (self.others[:, 0] < following)
-            explained = int(self.others[inside, 1].sum()) + allowance * (int(inside.sum()) + 1)
-            if gap > explained:
-                return True
-        return False
+        if end - start <= allowance:
+            return False
+        inside = (self.others[:, 0] >= start) & (self.others[:, 0] < end)
+        return end - start > int(self.others[inside, 1].sum()) + allowance * (int(inside.sum()) + 1)
+
+    def _head_lost(self, first_frame_pts):
+        """Whether the video starts late after bytes no packet accounts for (its first frames were lost)."""
+        if self.layout is None or not self.others.size or (self.positions < 0).any() or self.fps <= 0:
+            return False
+        late = first_frame_pts * float(self.time_base) - self.others_start > 1.5 / self.fps
+        return bool(late) and self._unexplained(int(self.others[0, 0]), int(self.positions.min()))
+
+
+def _others_start(container, stream):
+    """Seconds at which the container's other streams start (the earliest), or the video's own start if none."""
+    starts = [
+        float(other.start_time * other.time_base)
+        for other in container.streams
+        if other.index != stream.index and other.start_time is not None and other.time_base
+    ]
+    if starts:
+        return min(starts)
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
 
 
 def _rates(stream, container, seconds, order):
