@@ -542,3 +542,25 @@ def test_path_swapped_for_a_fifo_after_the_check_does_not_hang(tmp_path, videos,
     monkeypatch.setattr(base.os, "stat", lambda path, *a, **k: real if os.fspath(path) == fifo else os.lstat(path))
     error = _finishes(lambda: probe_video(fifo))["error"]
     assert isinstance(error, VideoError) and "named pipe" in error.problem
+
+
+def test_reads_in_many_threads_at_once_are_exact(videos):
+    """Evaluation decodes in a thread pool: packet tags must not collide across threads (PyAV keys them by id())."""
+    import concurrent.futures
+
+    names = ["h264_bframes", "mpeg4_packed_avi", "vp9_webm", "mjpeg_avi"]
+    rng = np.random.default_rng(3)
+    jobs = []
+    for _ in range(120):
+        name = names[int(rng.integers(len(names)))]
+        start = int(rng.integers(0, NUM_FRAMES[name] - 4))
+        jobs.append((videos[name], list(range(start, start + 4)), bool(rng.random() < 0.2)))
+
+    def read(job):
+        path, indices, clear = job
+        if clear:
+            get_decoder().cache_clear()  # indexes rebuilt (and spot-checked) while others read
+        return codes(read_clip(path, indices)) == indices
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        assert all(pool.map(read, jobs))

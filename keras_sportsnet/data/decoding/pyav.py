@@ -299,7 +299,7 @@ class PyAVDecoder(VideoDecoder):
                     bits = bits if bits is not None else mpeg4.time_increment_bits(data)
                     packets.vops.append((mpeg4.vops(data, bits), mpeg4.starts_with_headers(data)))
                 if first is None:
-                    packet.opaque = len(packets) - 1
+                    packet.opaque = _tag(len(packets) - 1)
                     first = next(iter(packet.decode()), None)
                     size = (first.width, first.height) if first is not None else size
                 if codec == "mjpeg":
@@ -382,7 +382,7 @@ class PyAVDecoder(VideoDecoder):
                         raise VideoError(path, "reading is not reproducible: the demuxer gave other packets")
                     if packet.is_keyframe:
                         keyframe_packets.add(number)
-                    packet.opaque = number
+                    packet.opaque = _tag(number)
                     for frame in self._decode(path, index, packet, len(order)):
                         self._record(path, index, frame, order, intra, fingerprints, keyframe_packets)
                 for frame in self._decode(path, index, None, len(order), stream):
@@ -420,7 +420,7 @@ class PyAVDecoder(VideoDecoder):
                 return list(stream.codec_context.decode(None))
             return list(packet.decode())
         except (self._av.FFmpegError, EOFError) as error:
-            if packet is not None and packet.opaque < index.first_packet:
+            if packet is not None and _number(packet) < index.first_packet:
                 return []  # a packet before the first keyframe of a cut stream: not part of the video
             raise VideoError(
                 path,
@@ -435,7 +435,7 @@ class PyAVDecoder(VideoDecoder):
                 f"damaged: frame {number}{_at(index, number)} cannot be decoded correctly (the decoder had to "
                 "conceal errors in it)",
             )
-        source = frame.opaque
+        source = _number(frame)
         order.append(-1 if source is None else int(source))
         is_intra = _is_intra(frame)
         intra.append(is_intra)
@@ -526,7 +526,7 @@ class PyAVDecoder(VideoDecoder):
 
         def check(frame):
             nonlocal found, expected
-            source = frame.opaque
+            source = _number(frame)
             number = int(table[source]) if source is not None and 0 <= source < table.size else -1
             if source is None and found and expected < index.order.size and index.order[expected] < 0:
                 number = expected  # counted without a packet number (the exact pass saw the same)
@@ -570,7 +570,7 @@ class PyAVDecoder(VideoDecoder):
                 elif number != next_packet:
                     raise _Misaligned(f"packet {next_packet} was skipped by the demuxer", seek)
                 next_packet = number + 1
-                packet.opaque = number
+                packet.opaque = _tag(number)
                 for frame in self._decode_verified(packet, seek):
                     checked = check(frame)
                     if checked is not None:
@@ -601,6 +601,21 @@ class PyAVDecoder(VideoDecoder):
 
 
 # ------------------------------------------------------------------ helpers
+def _tag(number):
+    """The opaque value a packet carries to its frames: a fresh object per packet.
+
+    PyAV keys opaque values by ``id()`` in one process-wide table and drops the key when a frame is freed, so a
+    small int (one shared object) tagged in two threads at once would lose its entry: a fresh tuple cannot.
+    """
+    return (number,)
+
+
+def _number(packet_or_frame):
+    """The packet number a packet or decoded frame carries (`_tag`), or None."""
+    tag = packet_or_frame.opaque
+    return tag[0] if isinstance(tag, tuple) and tag else None
+
+
 def _is_intra(frame):
     return bool(frame.key_frame) or str(frame.pict_type).rsplit(".", 1)[-1] in ("I", "1")
 
