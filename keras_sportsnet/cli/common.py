@@ -36,6 +36,7 @@ __all__ = [
     "SHORT_VIDEO_POLICIES",
     "SOME_INPUTS_BAD",
     "SUCCESS",
+    "TRANSFER_DROPOUT",
     "USAGE_ERROR",
     "UsageError",
     "add_subcommand",
@@ -68,6 +69,7 @@ FUSIONS = ("single_frame", "early", "late", "slow")
 RESOLUTIONS = ("full", "multires", "fovea", "context")
 REGIMES = ("top", "top3", "all", "scratch")
 SHORT_VIDEO_POLICIES = ("loop", "repeat_last", "pad", "skip")
+TRANSFER_DROPOUT = 0.5  # keras_sportsnet.training.DEFAULT_TRANSFER_DROPOUT
 
 # Native (C++) log lines TensorFlow, XLA and absl print while they load, whatever TF_CPP_MIN_LOG_LEVEL says.
 _NATIVE_NOISE = (

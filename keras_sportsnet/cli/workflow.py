@@ -9,6 +9,7 @@ from keras_sportsnet.cli.common import FUSIONS
 from keras_sportsnet.cli.common import REGIMES
 from keras_sportsnet.cli.common import RESOLUTIONS
 from keras_sportsnet.cli.common import SOME_INPUTS_BAD
+from keras_sportsnet.cli.common import TRANSFER_DROPOUT
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
 from keras_sportsnet.cli.common import add_subcommand
@@ -187,8 +188,18 @@ def _train(args):
         resize_to=args.resize_to, clips_per_video=args.clips_per_video, class_names=names, distribution=context)
     if context is not None and not context.is_chief:
         return SUCCESS
-    print(outcome.summary())
-    return SOME_INPUTS_BAD if outcome.diverged else SUCCESS
+    return _report_training(outcome, recipe)
+
+
+def _report_training(outcome, recipe, prefix=""):
+    """The outcome's line; for a diverged run (the guard has said why), what to try instead. The exit code."""
+    if outcome.diverged:
+        epoch = (outcome.result.get("divergence") or {}).get("epoch")
+        print(f"{prefix}No preset written: training diverged{f' at epoch {epoch}' if epoch else ''} (see above). "
+              f"Try a lower --learning-rate (now {recipe.learning_rate}) in a new --run-dir.", file=sys.stderr)
+        return SOME_INPUTS_BAD
+    print(prefix + outcome.summary())
+    return SUCCESS
 
 
 def _check_transfer(args):
@@ -199,12 +210,12 @@ def _check_transfer(args):
 def _transfer(args):
     from keras_sportsnet import workflows
 
+    recipe = _recipe(args)
     outcome = workflows.transfer(
         args.weights, args.data, run_dir=args.run_dir, epochs=args.epochs, regime=args.regime, dropout=args.dropout,
         resize_to=args.resize_to, validation_split=args.validation_split, steps_per_epoch=args.steps_per_epoch,
-        recipe=_recipe(args), seed=args.seed)
-    print(f"Transfer ({args.regime}): {outcome.summary()}")
-    return SOME_INPUTS_BAD if outcome.diverged else SUCCESS
+        recipe=recipe, seed=args.seed)
+    return _report_training(outcome, recipe, prefix=f"Transfer ({args.regime}): ")
 
 
 # --- evaluate ---
@@ -327,8 +338,9 @@ def register(commands, parents=()):
     transfer.add_argument("data", help="folder of class folders of the new task")
     transfer.add_argument("--weights", required=True, help="the trained model: preset name, hf:// handle or folder")
     transfer.add_argument("--regime", default="top3", choices=REGIMES)
-    transfer.add_argument("--dropout", type=fraction(),
-                          help="dropout before every trained layer, in [0, 1) (default: the library's)")
+    transfer.add_argument("--dropout", type=fraction(), default=TRANSFER_DROPOUT,
+                          help=f"dropout before every trained layer, in [0, 1) (default {TRANSFER_DROPOUT}; the "
+                               "paper's 0.9 diverges on small sets)")
     transfer.add_argument("--resize-to", type=positive_int, help="centre-square side before cropping (default: the preset's)")
     _add_training_arguments(transfer)
     transfer.set_defaults(handler=_transfer, check=_check_transfer, needs=("keras", "tensorflow"))

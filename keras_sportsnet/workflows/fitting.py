@@ -10,7 +10,6 @@ print(outcome.summary())   # "Best val_hit_at_1 0.600 at epoch 3; preset written
 """
 
 import dataclasses
-import inspect
 import os
 
 __all__ = ["TrainingOutcome", "make_datasets", "train_and_save", "transfer"]
@@ -218,7 +217,7 @@ def train_and_save(
     from keras_sportsnet.models import save_preset
     from keras_sportsnet.training import PAPER_RECIPE
     from keras_sportsnet.training import train
-    from keras_sportsnet.training.trainer import _without_distribution
+    from keras_sportsnet.distributed import without_distribution
     from keras_sportsnet.utils.checks import check_positive_int
 
     check_positive_int("epochs", epochs)
@@ -257,7 +256,7 @@ def train_and_save(
         metadata["training"]["distribution"] = {"engine": distribution.engine, "num_replicas": distribution.num_replicas,
                                                 "processes": distribution.process_count}
     folder = preset_dir or os.path.join(run_dir, "preset")
-    with _without_distribution():
+    with without_distribution():
         outcome.preset = save_preset(model, folder, overwrite=True, metadata=metadata)
     return outcome
 
@@ -294,8 +293,8 @@ def transfer(
         run_dir: str.
         epochs: int >= 1.
         regime: ``"top"``, ``"top3"``, ``"all"`` or ``"scratch"``.
-        dropout: float in [0, 1) or None (the library's default for
-            `keras_sportsnet.training.transfer_model`).
+        dropout: float in [0, 1) or None (the library's default,
+            `keras_sportsnet.training.DEFAULT_TRANSFER_DROPOUT`: 0.5).
         resize_to: int or None (default: the source's preprocessor's: what it was trained on).
         **train_kwargs: passed to `train_and_save` (``validation_split``,
             ``steps_per_epoch``, ``recipe``, ``seed``, ``verbose`` ...).
@@ -321,10 +320,9 @@ def transfer(
         raise ValueError(f"`data` {data!r} has no classes: put the videos in one sub-folder per class "
                          "(new_task/<class>/<video>).")
     if dropout is None:
-        dropout = inspect.signature(transfer_model).parameters["dropout"].default
-    model = transfer_model(loaded.model, len(names), regime=regime, dropout=dropout)
-    if getattr(loaded.model, "preprocessor", None) is not None:
-        model.preprocessor = loaded.model.preprocessor  # the same clips, resize and protocol as the source's
+        from keras_sportsnet.training import DEFAULT_TRANSFER_DROPOUT as dropout
+    # The new model keeps the source's preprocessor: clips made as the source was trained on.
+    model = transfer_model(loaded.model, len(names), regime=regime, dropout=dropout, class_names=names)
     metadata = {"training": {"transfer_from": loaded.source or getattr(loaded.model, "name", None), "regime": regime,
                              "dropout": dropout}}
     return train_and_save(model, data, run_dir=run_dir, epochs=epochs, resize_to=resize_to, class_names=names,

@@ -15,8 +15,10 @@ def test_the_light_choices_equal_the_library_constants():
     from keras_sportsnet.data.sampling import SHORT_VIDEO_POLICIES
     from keras_sportsnet.models.backbone import FUSIONS
     from keras_sportsnet.models.backbone import RESOLUTIONS
+    from keras_sportsnet.training.transfer import DEFAULT_TRANSFER_DROPOUT
     from keras_sportsnet.training.transfer import REGIMES
 
+    assert common.TRANSFER_DROPOUT == DEFAULT_TRANSFER_DROPOUT
     assert common.FUSIONS == tuple(FUSIONS) and common.RESOLUTIONS == tuple(RESOLUTIONS)
     assert common.REGIMES == tuple(REGIMES) and common.SHORT_VIDEO_POLICIES == tuple(SHORT_VIDEO_POLICIES)
 

@@ -80,10 +80,13 @@ def test_the_cli_exits_1_when_training_stopped(monkeypatch, tmp_path, capsys):
 
     videos = write_class_videos(str(tmp_path / "videos"), ["a", "b"], 2, lambda label, video: index_frames(4, 32, 32))
     monkeypatch.setattr(keras_sportsnet.training, "train", fake_train(
-        {"history": [{"loss": float("nan")}], "best": None, "best_epoch": None, "best_weights": None,
-         "stopped": "diverged: the loss is NaN at epoch 1"}))
+        {"history": [], "best": None, "best_epoch": None, "best_weights": None,
+         "stopped": "diverged: the loss is NaN at epoch 1", "divergence": {"epoch": 1, "reason": "the loss is NaN"}}))
     assert main(["train", videos, "--fusion", "single_frame", "--spec", "C(4,5,2)-N-P-FC(8)", "--image-size", "32",
-                 "--run-dir", str(tmp_path / "run"), "--epochs", "1", "--validation-split", "0"]) == 1
-    assert capsys.readouterr().out.strip() == ("no finished epoch. Training stopped: diverged: the loss is NaN at "
-                                               "epoch 1; no preset written.")
+                 "--run-dir", str(tmp_path / "run"), "--epochs", "1", "--validation-split", "0",
+                 "--learning-rate", "0.5"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines()[-1] == ("No preset written: training diverged at epoch 1 (see above). "
+                                                     "Try a lower --learning-rate (now 0.5) in a new --run-dir.")
     assert not os.path.exists(tmp_path / "run" / "preset")
