@@ -495,7 +495,7 @@ def training_pipelines(payload):
     import keras
     import tensorflow as tf
 
-    from keras_sportsnet.data import PaperAugmentation
+    from keras_sportsnet.transforms import PaperAugmentation
     from keras_sportsnet.data import shard_dataset
     from keras_sportsnet.data import video_dataset_from_directory
 

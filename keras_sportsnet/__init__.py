@@ -30,6 +30,7 @@ from keras_sportsnet import datasets
 from keras_sportsnet import distributed
 from keras_sportsnet import evaluation
 from keras_sportsnet import training
+from keras_sportsnet import transforms
 from keras_sportsnet import visualization
 from keras_sportsnet.evaluation.runner import evaluate_videos
 from keras_sportsnet.version import __version__
@@ -64,6 +65,7 @@ __all__ = [
     "evaluate_videos",
     "evaluation",
     "training",
+    "transforms",
     "visualization",
     "count_flops",
     "format_spec",

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_sportsnet.data.transforms import EVALUATION_VIEWS
-from keras_sportsnet.data.transforms import CenterCropResize
-from keras_sportsnet.data.transforms import EvaluationViews
-from keras_sportsnet.data.transforms import PaperAugmentation
-from keras_sportsnet.data.transforms import RandomClipCrop
-from keras_sportsnet.data.transforms import RandomClipFlip
-from keras_sportsnet.data.transforms import average_views
-from keras_sportsnet.data.transforms import centre_square_resize
+from keras_sportsnet.transforms import EVALUATION_VIEWS
+from keras_sportsnet.transforms import CenterCropResize
+from keras_sportsnet.transforms import EvaluationViews
+from keras_sportsnet.transforms import PaperAugmentation
+from keras_sportsnet.transforms import RandomClipCrop
+from keras_sportsnet.transforms import RandomClipFlip
+from keras_sportsnet.transforms import average_views
+from keras_sportsnet.transforms import centre_square_resize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -322,7 +322,7 @@ def test_as_model_layers_train_predict_and_save_load(tmp_path):
 
 JAX_SCRIPT = """
 import numpy as np, keras, tensorflow as tf
-from keras_sportsnet.data.transforms import (
+from keras_sportsnet.transforms import (
     CenterCropResize, EvaluationViews, PaperAugmentation, RandomClipFlip, average_views,
     centre_square_resize)
 assert keras.backend.backend() == "jax", keras.backend.backend()

@@ -1,0 +1,346 @@
+"""`VideoDataset`: the one dataset object of keras_sportsnet.
+
+It owns what is known about the data (the usable videos, the class names,
+the scan report, the files skipped before training and those that failed
+while decoding, the frozen `PipelineConfig`, the seed) and makes
+``tf.data`` pipelines on request; nothing is attached to ``tf.data``
+objects, so a user's ``.map()`` loses nothing.
+
+Passes. One pass holds every clip once (``clips_per_video`` clips of every
+usable video, or every prepared clip of the shards), batched on its own:
+``steps_per_pass`` batches, the last one possibly smaller
+(``drop_remainder=True`` drops it). Pass ``p`` is a pure function of
+``(seed, p)`` (`keras_sportsnet.data.random`), so
+
+- ``ds.as_tf_dataset(start_step=s)`` is the endless sequence of passes
+  0, 1, 2, ... starting at its batch ``s``: a run resumed at step ``s`` sees
+  exactly the batches an uninterrupted run sees from step ``s`` on;
+- ``ds.one_pass(p)`` is exactly pass ``p`` (finite): validation after epoch
+  ``e`` scores ``one_pass(e)``, whatever the process, after any resume.
+
+Failures never escape as ``tf.data`` errors (see `keras_sportsnet.data.sources`):
+a video that fails to decode is skipped and recorded in ``failures``
+(``on_error="skip"``), or ends the pass (``on_error="raise"``);
+`check_failures` then raises the `VideoError` (keras_sportsnet models and
+`keras_sportsnet.training.train` call it after ``fit``/``evaluate``/``predict``).
+
+Example:
+```python
+train = ksn.data.video_dataset_from_directory("videos/", model=model, seed=0, batch_size=8)
+model.fit(train.as_tf_dataset(), steps_per_epoch=len(train), epochs=3)
+train.check_failures()
+```
+"""
+
+import warnings
+
+from keras_sportsnet.data import random
+from keras_sportsnet.data.config import PipelineConfig
+from keras_sportsnet.utils.checks import check_int
+from keras_sportsnet.utils.imports import require_tensorflow
+
+__all__ = ["VideoDataset"]
+
+
+def _model_classes(model):
+    """The number of classes a model predicts, or None when it cannot be told."""
+    count = getattr(model, "num_classes", None)
+    if isinstance(count, int):
+        return count
+    try:
+        shape = model.output_shape
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+    if isinstance(shape, list):
+        shape = shape[0] if len(shape) == 1 else None
+    return shape[-1] if shape and isinstance(shape[-1], int) else None
+
+
+class VideoDataset:
+    """Labelled (or unlabelled) video clips, made into ``tf.data`` pipelines on request.
+
+    Made by `video_dataset_from_directory`, `video_dataset_from_list` and
+    `shard_dataset`; keras_sportsnet models take it directly in ``fit``,
+    ``evaluate`` and ``predict`` (and as ``validation_data``), and
+    `keras_sportsnet.training.train` resumes it exactly.
+
+    Args:
+        source: where clips come from (`keras_sportsnet.data.sources`).
+        config: the `PipelineConfig`.
+        class_names: list of str.
+        videos: `VideoList` of the usable videos, or None (prepared shards).
+        file_paths: list of str: the videos, or the shard files.
+        scan_report: the `ScanReport` of the probe, or None.
+        skipped: ``{path: reason}`` of the files left out before training.
+        failures: ``{path: reason}`` the source records decode failures in.
+        index: the shard index (``shards.json``), or None.
+
+    Attributes:
+        class_names, num_classes, videos, file_paths, scan_report, skipped,
+        failures, config, batch_size, seed, steps_per_pass (also ``len(ds)``),
+        num_clips (clips per pass), index.
+
+    Example:
+    ```python
+    ds = ksn.data.video_dataset_from_directory("videos/", num_frames=10, image_size=170, seed=0)
+    ds.class_names, len(ds), ds.skipped
+    for clips, labels in ds.one_pass(0):
+        ...
+    ```
+    """
+
+    def __init__(self, source, config, *, class_names, videos=None, file_paths=(), scan_report=None, skipped=None,
+                 failures=None, index=None):
+        if not isinstance(config, PipelineConfig):
+            raise TypeError(f"`config` must be a PipelineConfig. Received: config={config!r}")
+        self._source = source
+        self.config = config
+        self.class_names = list(class_names)
+        self.videos = videos
+        self.file_paths = list(file_paths)
+        self.scan_report = scan_report
+        self.skipped = dict(skipped or {})
+        self.failures = failures if failures is not None else {}
+        self.index = index
+        self._reported = set()
+
+    # --- what the data is -------------------------------------------------
+
+    @property
+    def num_classes(self):
+        """Number of classes (``len(class_names)``)."""
+        return len(self.class_names)
+
+    @property
+    def batch_size(self):
+        """Clips per batch (None: single clips)."""
+        return self.config.batch_size
+
+    @property
+    def seed(self):
+        """The seed every random choice derives from."""
+        return self.config.seed
+
+    @property
+    def num_clips(self):
+        """Clips in one pass."""
+        return self._source.num_elements
+
+    @property
+    def steps_per_pass(self):
+        """Batches in one pass (the last may be smaller unless ``drop_remainder``)."""
+        batch = self.config.batch_size
+        if batch is None:
+            return self.num_clips
+        return self.num_clips // batch if self.config.drop_remainder else -(-self.num_clips // batch)
+
+    def __len__(self):
+        return self.steps_per_pass
+
+    def __repr__(self):
+        return (
+            f"<VideoDataset {self.num_clips} clips per pass ({self.steps_per_pass} batches of "
+            f"{self.batch_size}), {self.num_classes} classes, {len(self.file_paths)} files, "
+            f"{len(self.skipped)} skipped, {len(self.failures)} failed, seed={self.seed}>"
+        )
+
+    def replace(self, **changes):
+        """The same data with some `PipelineConfig` fields changed (batch size, augmentation, ...).
+
+        The copy shares the videos, the scan results and the ``failures``
+        record. Fields that decide which clips a pass holds
+        (``clips_per_video``, ``sampling_mode``, geometry) apply to decoded
+        videos only.
+
+        Example:
+        ```python
+        evaluation = train.replace(augmentation="centre", shuffle=False, sampling_mode="uniform")
+        ```
+        """
+        config = self.config.replace(**changes)
+        copy = VideoDataset(
+            self._source.with_config(config), config, class_names=self.class_names, videos=self.videos,
+            file_paths=self.file_paths, scan_report=self.scan_report, skipped=self.skipped, failures=self.failures,
+            index=self.index,
+        )
+        return copy
+
+    # --- tf.data pipelines -------------------------------------------------
+
+    def _load(self, element, key, *payload):
+        import tensorflow as tf
+        from keras_sportsnet.transforms import functional
+
+        config = self.config
+        draws = random.element_draws(key, element)
+        clip, label, ok = self._source.load(element, draws, *payload)
+        if config.augmentation == "deferred":
+            clip = tf.ensure_shape(clip, (config.num_frames, config.resize_to, config.resize_to, 3))
+        else:
+            clip = functional.paper_crop_flip(clip, draws[1:], config.image_size,
+                                              training=config.augmentation == "paper")
+            clip = tf.ensure_shape(clip, (config.num_frames, *config.image_size, 3))
+        return (clip, ok) if label is None else (clip, label, ok)
+
+    def _pass(self, index, skip):
+        """Pass ``index`` (an int or int64 tensor) batched, with the ok flags, from element ``skip``."""
+        import tensorflow as tf
+
+        key = random.pass_key(self.seed, index)
+        parallel = self.config.num_parallel_calls or tf.data.AUTOTUNE
+        elements = self._source.elements(key, skip).map(self._load, num_parallel_calls=parallel, deterministic=True)
+        if self.config.batch_size is not None:
+            elements = elements.batch(self.config.batch_size, drop_remainder=self.config.drop_remainder)
+        return elements
+
+    def _finish(self, batches):
+        """Ends the stream at the first element that could not be loaded, drops the flags, prefetches."""
+        import tensorflow as tf
+
+        if self._source.can_fail:
+            batches = batches.take_while(lambda *parts: tf.reduce_all(parts[-1]))
+        batches = batches.map(lambda *parts: parts[0] if len(parts) == 2 else parts[:2])
+        return batches.prefetch(tf.data.AUTOTUNE)
+
+    def one_pass(self, index=0):
+        """Exactly pass ``index`` (finite): ``steps_per_pass`` batches keyed by ``(seed, index)``.
+
+        Validation after epoch ``e`` scores ``one_pass(e)``, so a resumed run
+        scores the same clips as an uninterrupted one.
+
+        Args:
+            index: int >= 0. The pass (epoch) number.
+
+        Returns:
+            A ``tf.data.Dataset`` of ``(clips, labels)`` (``clips`` when unlabelled).
+
+        Example:
+        ```python
+        model.evaluate(val.one_pass(epoch))
+        ```
+        """
+        index = check_int("index", index, minimum=0)
+        tf = require_tensorflow("VideoDataset.one_pass")
+        dataset = self._finish(self._pass(tf.constant(index, tf.int64), 0))
+        if not self._source.can_fail:
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.steps_per_pass))
+        return dataset
+
+    def as_tf_dataset(self, start_step=0):
+        """The endless sequence of passes 0, 1, 2, ..., from batch ``start_step``.
+
+        Batch ``s`` is batch ``s % steps_per_pass`` of pass
+        ``s // steps_per_pass``, a pure function of ``(seed, pass, step)``:
+        a run restarted at step ``s`` continues exactly where it stopped.
+
+        Args:
+            start_step: int >= 0. Batches already consumed (``epoch * steps_per_epoch`` on resume).
+
+        Returns:
+            An endless ``tf.data.Dataset`` of ``(clips, labels)``; pass
+            ``steps_per_epoch`` to ``fit`` (e.g. ``len(ds)``).
+
+        Example:
+        ```python
+        model.fit(train.as_tf_dataset(), steps_per_epoch=len(train), epochs=10)
+        ```
+        """
+        start_step = check_int("start_step", start_step, minimum=0)
+        tf = require_tensorflow("VideoDataset.as_tf_dataset")
+        steps = self.steps_per_pass
+        if steps < 1:
+            raise ValueError(
+                f"A pass of {self.num_clips} clips holds no whole batch of {self.batch_size} (drop_remainder=True): "
+                "use a smaller batch_size."
+            )
+        first_pass, first_batch = divmod(start_step, steps)
+        per_batch = self.config.batch_size or 1
+
+        def make(index):
+            import tensorflow as tf
+
+            skip = tf.where(index == first_pass, tf.constant(first_batch * per_batch, tf.int64),
+                            tf.constant(0, tf.int64))
+            return self._pass(index, skip)
+
+        passes = tf.data.Dataset.range(first_pass, 2**62).flat_map(make)
+        dataset = self._finish(passes)
+        if not self._source.can_fail:
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+        return dataset
+
+    def __iter__(self):
+        """Iterates pass 0 (`one_pass`); use ``one_pass(p)`` for the others."""
+        return iter(self.one_pass(0))
+
+    # --- checks -----------------------------------------------------------
+
+    def check_model(self, model):
+        """Refuses, before any training, a model whose class count or clip geometry does not match the data.
+
+        Args:
+            model: a keras_sportsnet model (read by duck typing: ``num_classes``
+                or the output shape, ``clip_geometry``).
+
+        Raises:
+            ValueError: naming both numbers and the fix.
+
+        Example:
+        ```python
+        train.check_model(model)   # before model.fit(train, ...)
+        ```
+        """
+        classes = _model_classes(model)
+        if self.config.label_mode is not None and classes is not None and classes != self.num_classes:
+            raise ValueError(
+                f"The model predicts {classes} classes but the data has {self.num_classes} "
+                f"({', '.join(self.class_names[:8])}{', ...' if self.num_classes > 8 else ''}). Build the model "
+                f"with {self.num_classes} classes (e.g. `classes={self.num_classes}`), or give it a new head "
+                f"(`model.reset_classifier({self.num_classes})`)."
+            )
+        geometry = getattr(model, "clip_geometry", None)
+        if geometry:
+            expected = (geometry.get("num_frames"), tuple(geometry.get("image_size") or ()))
+            if self.config.augmentation == "deferred":
+                return
+            found = (self.config.num_frames, tuple(self.config.image_size))
+            if expected[0] is not None and expected[1] and expected != found:
+                raise ValueError(
+                    f"The model reads clips of {expected[0]} frames of {expected[1]} but the data makes clips of "
+                    f"{found[0]} frames of {found[1]}. Make the data with `model=model` (it then takes the model's "
+                    "clip geometry)."
+                )
+
+    def check_failures(self):
+        """After a run: raises the `VideoError` that stopped it, else warns once about the videos skipped.
+
+        A pass ends early when a video fails to decode with
+        ``on_error="raise"`` (or when several videos in a row fail): this
+        raises that error (one line, naming the file and the damage) and
+        clears it. Videos skipped with ``on_error="skip"`` are counted in one
+        warning (each new failure is warned about once).
+
+        Returns:
+            ``failures``: ``{path: reason}`` of every decode failure so far.
+
+        Example:
+        ```python
+        model.fit(train.as_tf_dataset(), steps_per_epoch=len(train))
+        train.check_failures()
+        ```
+        """
+        stop = getattr(self._source, "stop", None)
+        if stop is not None:
+            self._source.reset_stop()
+            self._reported.update(self.failures)
+            raise stop
+        new = {p: r for p, r in self.failures.items() if p not in self._reported}
+        if new:
+            self._reported.update(new)
+            listing = "\n".join(f"  {p}: {r}" for p, r in sorted(new.items()))
+            warnings.warn(
+                f"{len(new)} video(s) failed to decode and were skipped (the next video took their place):\n{listing}",
+                UserWarning,
+                stacklevel=2,
+            )
+        return dict(self.failures)
