@@ -199,7 +199,7 @@ def measure_shard_reader(args):
         rows = []
         for label, shard in (("1 host reads all 4 files", None), ("1 of 2 hosts: every 2nd file", (2, 0))):
             data = ksn.data.shard_dataset(out, batch_size=32, seed=0, shard=shard)
-            stream = iter(data.stream())
+            stream = iter(data.as_tf_dataset())
             next(stream)  # warm-up (graph building, first files opened)
             clips, start = 0, time.perf_counter()
             while time.perf_counter() - start < args.reader_seconds:

@@ -108,7 +108,7 @@ def run(context, tag, run_dir):
     data = ksn.data.shard_dataset(args.shards, batch_size=context.input_batch_size(args.global_batch), seed=0,
                                   shard=context.shard if sharded else None)
     # The clips this process feeds at step 0 (after Keras' own per-process split in "global" mode).
-    first = data.stream()
+    first = data.as_tf_dataset()
     if context.distribution is not None and context.process_count > 1 and not sharded:
         first = context.distribution.distribute_dataset(first)
     first_clips = next(iter(first))[0].numpy()

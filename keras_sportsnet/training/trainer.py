@@ -4,9 +4,11 @@ A run killed at any point and started again with the same arguments resumes
 from its last completed epoch and ends with exactly the weights an
 uninterrupted run would have: checkpoints hold every model and optimizer
 variable (momentum, iteration count, learning rate, dropout RNG states) and
-the learning-rate schedule's state, and keras_sportsnet datasets feed
-training through ``dataset.stream(start_step)``, whose batches are a pure
-function of the seed and the step. (Keras' own `BackupAndRestore` replays a
+the learning-rate schedule's state, and keras_sportsnet datasets
+(`keras_sportsnet.data.VideoDataset`) feed training through
+``dataset.as_tf_dataset(start_step)``, whose batches are a pure function of
+the seed and the step; validation after epoch ``e`` scores pass ``e`` of the
+validation data (its ``one_pass(e)``), whatever the process. (Keras' own `BackupAndRestore` replays a
 partly done epoch with a new data order; short *virtual* epochs, set with
 ``steps_per_epoch``, make the resume granularity as fine as you like.)
 
@@ -169,11 +171,12 @@ def train(
 
     Args:
         model: a keras_sportsnet classifier (or any Keras classifier).
-        train_data: a keras_sportsnet dataset (`video_dataset_from_directory`,
+        train_data: a `keras_sportsnet.data.VideoDataset` (`video_dataset_from_directory`,
             `video_dataset_from_list`, `shard_dataset`: exact resume through
-            its ``stream``), or any `tf.data.Dataset` (resumed at the epoch
+            its ``as_tf_dataset``), or any `tf.data.Dataset` (resumed at the epoch
             boundary, but its data order is its own: a warning says so).
-        validation_data: dataset or None. Evaluated after every epoch; the
+        validation_data: a `VideoDataset` (epoch ``e`` scores its pass ``e``),
+            a `tf.data.Dataset`, or None. Evaluated after every epoch; the
             recipe's ``monitor`` (``val_hit_at_1``) needs it.
         run_dir: str. Folder for checkpoints, best weights, logs. Created if needed.
         epochs: int. Total epochs (a resumed run continues up to it).
@@ -259,8 +262,10 @@ def _train(model, train_data, validation_data, run_dir, epochs, steps_per_epoch,
     if monitor is None:
         monitor = recipe.monitor if validation_data is not None else "loss"
     mode = mode or ("min" if "loss" in monitor else "max")
+    if hasattr(train_data, "check_model"):
+        train_data.check_model(model)
     if steps_per_epoch is None:
-        steps_per_epoch = int(train_data.cardinality())
+        steps_per_epoch = len(train_data) if hasattr(train_data, "as_tf_dataset") else int(train_data.cardinality())
         if steps_per_epoch < 0:
             raise ValueError("`steps_per_epoch` is required for a dataset of unknown or infinite length.")
         if distribution is not None and distribution.process_count > 1:
@@ -299,8 +304,19 @@ def _train(model, train_data, validation_data, run_dir, epochs, steps_per_epoch,
     if tensorboard and is_chief:
         chain.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")))
     chain += list(callbacks)
-    if hasattr(train_data, "stream"):
-        data = train_data.stream(start_step=initial_epoch * steps_per_epoch)
+    validation_source = validation_data
+    if hasattr(validation_data, "as_tf_dataset"):
+        # Epoch e scores pass e: Keras keeps one validation iterator for the whole fit, and validation_steps
+        # passes of the endless stream are exactly one pass each; a resumed run starts at the resumed epoch's pass.
+        validation_steps = validation_steps or len(validation_data)
+        if validation_steps != len(validation_data):
+            raise ValueError(
+                f"`validation_steps` must be the validation data's steps per pass ({len(validation_data)}) for a "
+                f"VideoDataset, so that epoch e scores pass e. Received: validation_steps={validation_steps}"
+            )
+        validation_data = validation_data.as_tf_dataset(start_step=initial_epoch * validation_steps)
+    if hasattr(train_data, "as_tf_dataset"):
+        data = train_data.as_tf_dataset(start_step=initial_epoch * steps_per_epoch)
     else:
         if initial_epoch:
             warnings.warn(
@@ -323,6 +339,9 @@ def _train(model, train_data, validation_data, run_dir, epochs, steps_per_epoch,
             verbose=verbose,
             shuffle=False,  # the data's order is the dataset's own (seeded), never Keras'
         )
+    for source in (train_data, validation_source):
+        if hasattr(source, "check_failures"):
+            source.check_failures()  # a decode failure that stopped the run (on_error="raise") is raised here
     if distribution is not None:
         distribution.barrier("keras_sportsnet.train.end")  # the chief's last files exist before anyone returns
     best_weights = os.path.join(run_dir, checkpoints.BEST_WEIGHTS)
