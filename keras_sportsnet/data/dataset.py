@@ -34,6 +34,8 @@ train.check_failures()
 
 import warnings
 
+import keras
+
 from keras_sportsnet.data import random
 from keras_sportsnet.data.config import PipelineConfig
 from keras_sportsnet.utils.checks import check_int
@@ -273,6 +275,30 @@ class VideoDataset:
         """Iterates pass 0 (`one_pass`); use ``one_pass(p)`` for the others."""
         return iter(self.one_pass(0))
 
+    # --- failures -----------------------------------------------------------
+
+    @property
+    def stopped(self):
+        """True when a decode failure ended the data (``on_error="raise"``); `check_failures` raises it."""
+        return getattr(self._source, "stop", None) is not None
+
+    def callback(self):
+        """A Keras callback that ends ``fit``/``evaluate``/``predict`` once a decode failure stopped this data.
+
+        With ``on_error="raise"`` the stream ends at the damaged video; Keras
+        would start the next epoch on an empty stream. The callback stops
+        training there (``model.stop_training``), so `check_failures` can
+        raise the error right after. keras_sportsnet models and
+        `keras_sportsnet.training.train` add it themselves.
+
+        Example:
+        ```python
+        model.fit(train.as_tf_dataset(), steps_per_epoch=len(train), callbacks=[train.callback()])
+        train.check_failures()
+        ```
+        """
+        return _StopOnFailure(self)
+
     # --- checks -----------------------------------------------------------
 
     def check_model(self, model):
@@ -344,3 +370,33 @@ class VideoDataset:
                 stacklevel=2,
             )
         return dict(self.failures)
+
+
+class _StopOnFailure(keras.callbacks.Callback):
+    """Stops Keras' loops once the dataset was stopped by a decode failure (see `VideoDataset.callback`)."""
+
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def _check(self, flag):
+        if self.dataset.stopped and self.model is not None:
+            setattr(self.model, flag, True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._check("stop_training")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check("stop_training")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check("stop_training")
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._check("stop_evaluating")
+
+    def on_test_end(self, logs=None):
+        self._check("stop_training")
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._check("stop_predicting")

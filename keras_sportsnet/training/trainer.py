@@ -304,6 +304,7 @@ def _train(model, train_data, validation_data, run_dir, epochs, steps_per_epoch,
     if tensorboard and is_chief:
         chain.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")))
     chain += list(callbacks)
+    chain += [d.callback() for d in (train_data, validation_data) if hasattr(d, "callback")]  # stop on a failure
     validation_source = validation_data
     if hasattr(validation_data, "as_tf_dataset"):
         # Epoch e scores pass e: Keras keeps one validation iterator for the whole fit, and validation_steps

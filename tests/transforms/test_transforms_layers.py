@@ -236,7 +236,7 @@ def test_average_views_inverts_the_flattening():
 
 
 def test_errors_name_argument_allowed_values_and_received():
-    with pytest.raises(ValueError, match=r"`size` must be a positive int or a \(height, width\).*size=0"):
+    with pytest.raises(ValueError, match=r"`size` must be an int >= 1 or a pair \(height, width\).*size=0"):
         CenterCropResize(0)
     with pytest.raises(ValueError, match=r"`output_dtype` must be one of \[None, 'uint8'\]. Received: output_dtype='int8'"):
         CenterCropResize(200, output_dtype="int8")
