@@ -299,6 +299,30 @@ class VideoDataset:
         """
         return _StopOnFailure(self)
 
+    def validation_callback(self, steps=None):
+        """A Keras callback that scores pass ``e`` of this data after epoch ``e`` and adds ``val_*`` to the logs.
+
+        Keras' own ``validation_data`` restarts its iterator every epoch, so an
+        endless stream would score its first pass every time, and a finite
+        dataset cannot know the epoch. This callback evaluates
+        ``one_pass(epoch)`` (Keras' absolute epoch, so a resumed run scores
+        the same clips as an uninterrupted one) and writes the results into
+        the epoch's logs, where every later callback (checkpoints, learning
+        rate schedules, History, the progress bar) reads them. Put it first
+        among the callbacks, and do not pass ``validation_data`` as well.
+
+        Args:
+            steps: int or None. Batches to score (default: the whole pass).
+
+        Example:
+        ```python
+        model.fit(train.as_tf_dataset(), steps_per_epoch=len(train), epochs=5,
+                  callbacks=[val.validation_callback()])      # history: loss, val_loss, ...
+        ```
+        """
+        steps = check_int("steps", steps, minimum=1, allow_none=True)
+        return _EpochValidation(self, steps)
+
     # --- checks -----------------------------------------------------------
 
     def check_model(self, model):
@@ -400,3 +424,23 @@ class _StopOnFailure(keras.callbacks.Callback):
 
     def on_predict_batch_end(self, batch, logs=None):
         self._check("stop_predicting")
+
+
+class _EpochValidation(keras.callbacks.Callback):
+    """Scores pass ``epoch`` of the validation data after every epoch (see `VideoDataset.validation_callback`)."""
+
+    def __init__(self, dataset, steps):
+        super().__init__()
+        self.dataset, self.steps = dataset, steps
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training and self.dataset.stopped:
+            return
+        data = self.dataset.one_pass(epoch)
+        if self.steps is not None:
+            data = data.take(self.steps)
+        results = self.model.evaluate(data, verbose=0, return_dict=True, callbacks=[self.dataset.callback()])
+        if logs is not None:
+            logs.update({f"val_{name}": value for name, value in results.items()})
+        if self.dataset.stopped:
+            self.model.stop_training = True

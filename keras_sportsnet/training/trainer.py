@@ -304,18 +304,14 @@ def _train(model, train_data, validation_data, run_dir, epochs, steps_per_epoch,
     if tensorboard and is_chief:
         chain.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")))
     chain += list(callbacks)
-    chain += [d.callback() for d in (train_data, validation_data) if hasattr(d, "callback")]  # stop on a failure
     validation_source = validation_data
-    if hasattr(validation_data, "as_tf_dataset"):
-        # Epoch e scores pass e: Keras keeps one validation iterator for the whole fit, and validation_steps
-        # passes of the endless stream are exactly one pass each; a resumed run starts at the resumed epoch's pass.
-        validation_steps = validation_steps or len(validation_data)
-        if validation_steps != len(validation_data):
-            raise ValueError(
-                f"`validation_steps` must be the validation data's steps per pass ({len(validation_data)}) for a "
-                f"VideoDataset, so that epoch e scores pass e. Received: validation_steps={validation_steps}"
-            )
-        validation_data = validation_data.as_tf_dataset(start_step=initial_epoch * validation_steps)
+    if hasattr(validation_data, "validation_callback"):
+        # Epoch e scores pass e of the validation data (one_pass(e)), whatever the process: a resumed run scores
+        # the clips an uninterrupted one does. First in the chain: every later callback reads the val_* logs.
+        chain.insert(0, validation_data.validation_callback(steps=validation_steps))
+        validation_data = validation_steps = None
+    if hasattr(train_data, "callback"):
+        chain.append(train_data.callback())  # ends fit once a decode failure stopped the data (on_error="raise")
     if hasattr(train_data, "as_tf_dataset"):
         data = train_data.as_tf_dataset(start_step=initial_epoch * steps_per_epoch)
     else:
