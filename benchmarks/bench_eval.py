@@ -59,8 +59,8 @@ def log(message):
 
 
 def write_videos(folder, count, frames, height, width):
-    from keras_sportsnet.data.synthetic import index_frames
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.testing.videos import index_frames
+    from keras_sportsnet.data.encoding import write_video
 
     paths = []
     for index in range(count):
@@ -140,7 +140,7 @@ def _write_long(path, frames, chunk):
     import av
     import numpy as np
 
-    from keras_sportsnet.data.synthetic import index_frames
+    from keras_sportsnet.testing.videos import index_frames
 
     with av.open(path, "w") as container:
         stream = container.add_stream("libx264", rate=25)

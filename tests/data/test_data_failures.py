@@ -11,8 +11,8 @@ import pytest
 
 from keras_sportsnet import data
 from keras_sportsnet.data import sources
-from keras_sportsnet.data.synthetic import frame_code
-from keras_sportsnet.data.synthetic import index_frames
+from keras_sportsnet.testing.videos import frame_code
+from keras_sportsnet.testing.videos import index_frames
 from conftest import write_class_videos
 
 SIZE = 32

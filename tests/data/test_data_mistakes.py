@@ -7,8 +7,8 @@ import pytest
 
 import keras_sportsnet as ksn
 from keras_sportsnet import data
-from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 from conftest import write_class_videos
 
 SIZE = 32

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from keras_sportsnet.data.synthetic import index_frames
+from keras_sportsnet.testing.videos import index_frames
 from conftest import write_class_videos
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -98,3 +98,8 @@ def test_validation_callback_scores_pass_e_after_epoch_e(tmp_path):
     resumed = model.fit(train.as_tf_dataset(start_step=2 * len(train)), steps_per_epoch=len(train), epochs=3,
                         initial_epoch=2, verbose=0, callbacks=[val.validation_callback()]).history
     np.testing.assert_allclose(resumed["val_loss"], expected[2:], rtol=1e-6)
+    # keras_sportsnet models take the VideoDatasets directly and score the same passes.
+    direct = model.fit(train, validation_data=val, epochs=3, verbose=0).history
+    np.testing.assert_allclose(direct["val_loss"], expected, rtol=1e-6)
+    direct = model.fit(train, validation_data=val, epochs=3, initial_epoch=1, verbose=0).history
+    np.testing.assert_allclose(direct["val_loss"], expected[1:], rtol=1e-6)
