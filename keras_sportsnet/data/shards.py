@@ -468,9 +468,10 @@ class ShardSource:
             read = read + tf.cast(is_record, tf.int64)
 
             def damaged():
-                message = tf.strings.format(
-                    "keras_sportsnet: shard {} is damaged: it gave {} clips, its manifest lists {}. Delete the shard "
-                    "and its .json mark and run prepare again to rewrite it.", [name, read, expected])
+                message = tf.strings.join([
+                    "keras_sportsnet: shard ", name, " is damaged: it gave ", tf.strings.as_string(read),
+                    " clips, its manifest lists ", tf.strings.as_string(expected), ". Delete the shard and its "
+                    ".json mark and run prepare again to rewrite it."])
                 with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
                     return tf.constant(False)
 
