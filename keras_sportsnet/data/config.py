@@ -24,6 +24,7 @@ from keras_sportsnet.utils.checks import check_choice
 from keras_sportsnet.utils.checks import check_int
 from keras_sportsnet.utils.checks import check_positive_int
 from keras_sportsnet.utils.checks import check_size
+from keras_sportsnet.utils.checks import is_int
 
 __all__ = [
     "AUGMENTATIONS",
@@ -33,6 +34,7 @@ __all__ = [
     "SAMPLING_MODES",
     "PipelineConfig",
     "check_resize",
+    "check_shard",
     "model_preprocessing",
     "resolve_geometry",
 ]
@@ -74,6 +76,28 @@ def check_resize(image_size, resize_to, image_argument="image_size", resize_argu
             f"{max(image_size)} (the paper: 170 from 200) or a smaller {image_argument}."
         )
     return resize_to
+
+
+def check_shard(argument, shard):
+    """``(num_shards, shard_index)`` from a pair, or None for None; a ValueError naming ``argument`` otherwise.
+
+    Example:
+    >>> check_shard("shard", (4, 1))
+    (4, 1)
+    """
+    if shard is None:
+        return None
+    try:
+        count, index = shard
+        valid = is_int(count) and is_int(index) and count >= 1 and 0 <= index < count
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(
+            f"`{argument}` must be (num_shards, shard_index) with 0 <= shard_index < num_shards. "
+            f"Received: {argument}={shard!r}"
+        )
+    return int(count), int(index)
 
 
 def model_preprocessing(model):

@@ -21,6 +21,7 @@ import warnings
 
 from keras_sportsnet.data import random
 from keras_sportsnet.data.config import PipelineConfig
+from keras_sportsnet.data.config import check_shard
 from keras_sportsnet.data.config import resolve_geometry
 from keras_sportsnet.data.dataset import VideoDataset
 from keras_sportsnet.data.errors import VideoError
@@ -30,7 +31,6 @@ from keras_sportsnet.data.scan import usable_videos
 from keras_sportsnet.data.sources import VideoSource
 from keras_sportsnet.utils.checks import check_choice
 from keras_sportsnet.utils.checks import check_float
-from keras_sportsnet.utils.checks import check_int
 
 __all__ = [
     "video_dataset_from_directory",
@@ -246,19 +246,6 @@ def video_dataset_from_list(
     )
 
 
-def _check_shard(shard):
-    if shard is None:
-        return None
-    try:
-        count, index = shard
-    except (TypeError, ValueError):
-        count = index = None
-    count = check_int("shard[0] (num_shards)", count, minimum=1) if count is not None else None
-    if count is None or not isinstance(index, int) or not 0 <= index < count:
-        raise ValueError(f"`shard` must be (num_shards, index) with 0 <= index < num_shards. Received: shard={shard!r}")
-    return count, index
-
-
 def _from_list(videos, *, label_mode, batch_size, model, num_frames, frame_stride, image_size, clips_per_video,
                shuffle, seed, verbose, augmentation, resize_to, sampling_mode, short_video_policy, on_error, manifest,
                shard, num_parallel_calls, drop_remainder):
@@ -282,7 +269,7 @@ def _from_list(videos, *, label_mode, batch_size, model, num_frames, frame_strid
         raise ValueError("`label_mode` must be None for a list with unlabelled videos.")
     if label_mode == "int" and videos.multi_label:
         raise ValueError("`label_mode='int'` keeps one label per video, but this list is multi-label: use 'multi_hot'.")
-    shard = _check_shard(shard)
+    shard = check_shard("shard", shard)
     if not len(videos):
         raise ValueError(
             "No videos to make clips from: the list is empty. For a folder, videos go in one sub-folder per class "

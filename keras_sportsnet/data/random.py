@@ -23,8 +23,9 @@ validation split       ``split_permutation(seed, count)``: NumPy ``RandomState(s
                        convention (``image_dataset_from_directory``); the last files validate.
 clips of one video     ``video_seed(seed, video)``: the NumPy seed ``[seed, video]`` of the evaluation
                        clips and of the clips of prepared shards (`random_clips`).
-Keras layers           ``layer_seed(seed, stream)``: the `keras.random.SeedGenerator` seeds of the
-                       augmentation layers (crop: ``seed``, flip: ``seed + 1``).
+Keras layers           no derived key: each random layer of `keras_sportsnet.transforms` holds one
+                       `keras.random.SeedGenerator` seeded by its own ``seed`` (`PaperAugmentation`:
+                       the crop offsets, then the flips, drawn in turn from it).
 =====================  ==========================================================================
 
 Nothing keeps state between calls: no per-process counter, no
@@ -49,7 +50,6 @@ __all__ = [
     "DRAWS",
     "STREAMS",
     "element_draws",
-    "layer_seed",
     "pass_key",
     "permutation",
     "resolve_seed",
@@ -64,9 +64,6 @@ DRAWS = ("clip_start", "crop_top", "crop_left", "flip")
 
 STREAMS = {"order": 0x5F, "window": 0x77, "element": 0xE1}
 """The independent streams derived from a pass key (constants mixed into the Philox seed)."""
-
-_LAYER_STREAMS = {"crop": 0, "flip": 1}
-
 
 def resolve_seed(seed, argument="seed"):
     """``seed`` as an int, or a fresh one from OS entropy when None (report it so the run can be repeated).
@@ -193,18 +190,3 @@ def video_seed(seed, video):
     [0, 7]
     """
     return [check_int("seed", seed, minimum=0), check_int("video", video, minimum=0)]
-
-
-def layer_seed(seed, stream):
-    """The seed of one random stream of an augmentation layer (``"crop"``: ``seed``, ``"flip"``: ``seed + 1``).
-
-    Args:
-        seed: int or None (None: unseeded).
-        stream: ``"crop"`` or ``"flip"``.
-
-    Example:
-    >>> layer_seed(4, "flip")
-    5
-    """
-    check_choice("stream", stream, tuple(_LAYER_STREAMS))
-    return None if seed is None else int(seed) + _LAYER_STREAMS[stream]

@@ -54,6 +54,7 @@ import numpy as np
 from keras_sportsnet.data import random
 from keras_sportsnet.data import sampling
 from keras_sportsnet.data.config import PipelineConfig
+from keras_sportsnet.data.config import check_shard
 from keras_sportsnet.data.config import resolve_geometry
 from keras_sportsnet.data.dataset import VideoDataset
 from keras_sportsnet.data.errors import VideoError
@@ -187,7 +188,7 @@ def prepare_shards(
     geometry, resize_to = resolve_geometry(model, num_frames, frame_stride, image_size, resize_to)
     total = len(videos) * (count or max_clips_per_video)
     num_files = num_files or max(1, -(-total // clips_per_file))
-    num_shards, shard_index = _check_shard("shard", shard)
+    num_shards, shard_index = check_shard("shard", shard) or (1, 0)
     tf.io.gfile.makedirs(output_dir)
     _remove_dead_temporaries(output_dir)
     settings = {
@@ -398,22 +399,6 @@ def _write_shard(task):
     return record
 
 
-def _check_shard(argument, shard):
-    """``(count, index)`` from ``None`` or a pair; ValueError naming `argument` otherwise."""
-    if shard is None:
-        return 1, 0
-    try:
-        count, index = (int(v) for v in shard)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{argument}` must be (num_shards, shard_index). Received: {argument}={shard!r}") from None
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(
-            f"`{argument}` must be (num_shards, shard_index) with 0 <= shard_index < num_shards. "
-            f"Received: {argument}={shard!r}"
-        )
-    return count, index
-
-
 def _list_digest(videos):
     digest = hashlib.sha256()
     for path, labels in zip(videos.paths, videos.labels):
@@ -598,7 +583,7 @@ def shard_dataset(
     if bad_names:
         raise ValueError(f"{index_path} lists files outside its folder: {bad_names}. Prepare the shards again.")
     if shard is not None:
-        num_shards, shard_index = _check_shard("shard", shard)
+        num_shards, shard_index = check_shard("shard", shard)
         if num_shards > len(shards):
             raise ValueError(
                 f"`shard` asks for {num_shards} shares of {directory}, which holds {len(shards)} files: every "

@@ -26,6 +26,7 @@ clips = F.flip_left_right(clips, [True, False])
 ```
 """
 
+import math
 import numbers
 
 import keras
@@ -43,6 +44,7 @@ __all__ = [
     "check_crop_and_resize",
     "crop",
     "crop_offsets",
+    "default_resize_to",
     "evaluation_views",
     "flip_left_right",
     "paper_crop_flip",
@@ -60,6 +62,9 @@ EVALUATION_VIEWS = (
 """The evaluation views, in output order: (crop position, flipped)."""
 
 CROP_POSITIONS = ("center", "top_left", "bottom_right")
+
+PAPER_CROP = 170
+"""The paper's crop of full-resolution models: 170 x 170 from the 200 x 200 frames."""
 
 
 def _backend(backend=None):
@@ -97,6 +102,17 @@ def check_crop_and_resize(crop_size, resize_to):
             f"Received: crop_size={crop_size!r}, resize_to={resize_to!r}"
         )
     return crop_pair, resize_pair
+
+
+def default_resize_to(image_size):
+    """The paper's ``resize_to`` for a crop: 200, or the crop scaled by 200 / 170 when it is larger.
+
+    Example:
+    >>> default_resize_to((170, 170)), default_resize_to((256, 256))
+    (200, 302)
+    """
+    largest = max(check_size("image_size", image_size))
+    return PAPER_RESIZE if largest <= PAPER_RESIZE else math.ceil(largest * PAPER_RESIZE / PAPER_CROP)
 
 
 def crop_offsets(position, height, width, crop_height, crop_width):

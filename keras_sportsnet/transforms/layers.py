@@ -25,11 +25,8 @@ over the batch: one gather crops every clip at its own offset, and frames are
 resized as one ``(batch * frames, height, width, channels)`` image batch.
 """
 
-import math
-
 import keras
 
-from keras_sportsnet.data import random as random_keys
 from keras_sportsnet.transforms import functional
 from keras_sportsnet.transforms.functional import EVALUATION_VIEWS
 from keras_sportsnet.transforms.functional import PAPER_RESIZE
@@ -198,6 +195,20 @@ def centre_square_resize(clips, size=PAPER_RESIZE):
     return functional.centre_crop_resize(clips, size)
 
 
+def _random_offsets(layer, clips, size, seed):
+    """One random top-left corner per clip (uniform over every position inside the frame)."""
+    batch, _, height, width, _ = layer.backend.core.shape(clips)
+    top = layer.backend.random.randint((batch,), 0, height - size[0] + 1, seed=seed)
+    left = layer.backend.random.randint((batch,), 0, width - size[1] + 1, seed=seed)
+    return top, left
+
+
+def _random_flips(layer, clips, seed):
+    """One coin per clip: True (p = 0.5) means mirrored."""
+    batch = layer.backend.core.shape(clips)[0]
+    return layer.backend.random.uniform((batch,), seed=seed) < 0.5
+
+
 @keras.saving.register_keras_serializable(package="keras_sportsnet")
 class RandomClipCrop(_ClipLayer):
     """A random ``size`` crop per clip, the same for all its frames.
@@ -231,10 +242,7 @@ class RandomClipCrop(_ClipLayer):
         self._check_crop_fits(tuple(clips.shape), self.size)
         if not training:
             return functional.centre_crop(clips, self.size, backend=self.backend)
-        batch, _, height, width, _ = self.backend.core.shape(clips)
-        seed = self._get_seed_generator(self.backend._backend)
-        top = self.backend.random.randint((batch,), 0, height - self.size[0] + 1, seed=seed)
-        left = self.backend.random.randint((batch,), 0, width - self.size[1] + 1, seed=seed)
+        top, left = _random_offsets(self, clips, self.size, self._get_seed_generator(self.backend._backend))
         return functional.crop(clips, top, left, self.size, backend=self.backend)
 
     def _output_shape(self, input_shape):
@@ -271,9 +279,7 @@ class RandomClipFlip(_ClipLayer):
     def _transform(self, clips, training):
         if not training:
             return clips
-        batch = self.backend.core.shape(clips)[0]
-        seed = self._get_seed_generator(self.backend._backend)
-        flips = self.backend.random.uniform((batch,), seed=seed) < 0.5
+        flips = _random_flips(self, clips, self._get_seed_generator(self.backend._backend))
         return functional.flip_left_right(clips, flips, backend=self.backend)
 
     def _output_shape(self, input_shape):
@@ -296,7 +302,8 @@ class PaperAugmentation(_ClipLayer):
             or 178 for multires/fovea/context models (see `for_model`).
         resize_to: int or ``(height, width)``. Size of the centre region
             before cropping (200 in the paper); at least `crop_size`.
-        seed: int or None. Seeds the crop (`seed`) and the flip (`seed + 1`).
+        seed: int or None. Seed of the layer's one `keras.random.SeedGenerator`: the crop
+            offsets, then the flips, are drawn from it in turn.
         **kwargs: `name`, `dtype` as for `keras.layers.Layer`.
 
     Example:
@@ -314,12 +321,7 @@ class PaperAugmentation(_ClipLayer):
         self.seed = seed
         sub = {"dtype": self.dtype_policy}
         self.resize = CenterCropResize(self.resize_to, name="center_crop_resize", **sub)
-        self.crop = RandomClipCrop(
-            self.crop_size, seed=random_keys.layer_seed(seed, "crop"), name="random_clip_crop", **sub
-        )
-        self.flip = RandomClipFlip(
-            seed=random_keys.layer_seed(seed, "flip"), name="random_clip_flip", **sub
-        )
+        self.generator = keras.random.SeedGenerator(seed)
 
     @classmethod
     def for_model(cls, model, seed=None, resize_to=None):
@@ -328,9 +330,10 @@ class PaperAugmentation(_ClipLayer):
         Args:
             model: a keras_sportsnet model (anything with a ``clip_geometry``).
             seed: int or None.
-            resize_to: int, ``(height, width)`` or None: 200 (the paper) when
-                the model's frames fit in it, else the frame size scaled by
-                200 / 170 (the paper's ratio).
+            resize_to: int, ``(height, width)`` or None: the model's
+                preprocessor's ``resize_to`` when it has one, else
+                `keras_sportsnet.transforms.functional.default_resize_to`
+                (200, the paper's, when the frames fit in it).
         """
         geometry = getattr(model, "clip_geometry", None)
         if geometry is None:
@@ -345,16 +348,22 @@ class PaperAugmentation(_ClipLayer):
                 f"size. Received: clip_geometry={model.clip_geometry!r}"
             )
         if resize_to is None:
-            largest = max(image_size)
-            resize_to = PAPER_RESIZE if largest <= PAPER_RESIZE else math.ceil(
-                largest * PAPER_RESIZE / 170
-            )
+            preprocessor = getattr(model, "preprocessor", None)
+            if preprocessor is not None and hasattr(preprocessor, "get_config"):
+                resize_to = preprocessor.get_config().get("resize_to")
+        if resize_to is None:
+            resize_to = functional.default_resize_to(image_size)
         return cls(crop_size=check_size("image_size", image_size), resize_to=resize_to, seed=seed)
 
     def _transform(self, clips, training):
         clips = self.resize(clips)
-        clips = self.crop(clips, training=training)
-        return self.flip(clips, training=training)
+        self._check_crop_fits(tuple(clips.shape), self.crop_size)
+        if not training:
+            return functional.centre_crop(clips, self.crop_size, backend=self.backend)
+        seed = self._get_seed_generator(self.backend._backend)  # one generator: the crop, then the flip
+        top, left = _random_offsets(self, clips, self.crop_size, seed)
+        clips = functional.crop(clips, top, left, self.crop_size, backend=self.backend)
+        return functional.flip_left_right(clips, _random_flips(self, clips, seed), backend=self.backend)
 
     def _output_shape(self, input_shape):
         return (*input_shape[:2], *self.crop_size, input_shape[-1])

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from keras_sportsnet.data import random as keys
-from keras_sportsnet.transforms import PaperAugmentation
 
 
 def test_pass_keys_are_pure_functions_of_seed_and_pass():
@@ -27,16 +26,11 @@ def test_streams_of_a_pass_key_are_independent():
     np.testing.assert_array_equal(order, keys.permutation(50, keys.pass_key(3, 2)).numpy())
 
 
-def test_split_follows_keras_and_video_and_layer_seeds():
+def test_split_follows_keras_and_video_seeds():
     expected = np.arange(10)
     np.random.RandomState(7).shuffle(expected)
     np.testing.assert_array_equal(keys.split_permutation(7, 10), expected)
     assert keys.video_seed(4, 9) == [4, 9]
-    assert (keys.layer_seed(10, "crop"), keys.layer_seed(10, "flip"), keys.layer_seed(None, "flip")) == (10, 11, None)
-    layer = PaperAugmentation(30, resize_to=34, seed=10)
-    assert (layer.crop.seed, layer.flip.seed) == (10, 11)
-    with pytest.raises(ValueError, match=r"`stream` must be one of \['crop', 'flip'\]"):
-        keys.layer_seed(1, "colour")
 
 
 def test_resolve_seed_checks_and_draws():

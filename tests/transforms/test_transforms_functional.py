@@ -8,15 +8,7 @@ import tensorflow as tf
 from keras_sportsnet.transforms import CenterCropResize
 from keras_sportsnet.transforms import EvaluationViews
 from keras_sportsnet.transforms import functional as F
-
-
-def coordinate_clips(batch, frames, height, width):
-    """uint8 clips whose pixel (b, t, y, x) is (y, x, b * frames + t)."""
-    y, x = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-    clips = np.empty((batch, frames, height, width, 3), np.uint8)
-    clips[..., 0], clips[..., 1] = y, x
-    clips[..., 2] = np.arange(batch * frames).reshape(batch, frames, 1, 1)
-    return clips
+from test_transforms_layers import coordinate_clips
 
 
 def numpy_(x):
