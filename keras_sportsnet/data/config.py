@@ -165,7 +165,7 @@ def resolve_geometry(model=None, num_frames=None, frame_stride=None, image_size=
         preferred = found["resize_to"]
         if resize_to is None:
             resize_to = preferred if preferred is not None else DEFAULT_RESIZE
-        elif preferred is not None and resize_to != preferred:
+        elif preferred is not None and check_resize(geometry.image_size, resize_to) != preferred:
             warnings.warn(
                 f"`resize_to={resize_to!r}` differs from the model's preprocessor (resize_to={preferred!r}): the clips "
                 f"will be cut from {resize_to} x {resize_to} frames, not the {preferred} x {preferred} the model was "

@@ -15,6 +15,9 @@ from importlib import resources
 
 import numpy as np
 
+from keras_sportsnet.utils.checks import check_choice
+from keras_sportsnet.utils.checks import check_int
+
 __all__ = [
     "VideoList",
     "class_names",
@@ -107,8 +110,7 @@ def class_names(dataset):
     >>> class_names("ucf101")[:2]
     ('ApplyEyeMakeup', 'ApplyLipstick')
     """
-    if dataset not in _CLASS_FILES:
-        raise ValueError(f"`dataset` must be one of {list(_CLASS_FILES)}. Received: dataset={dataset!r}")
+    check_choice("dataset", dataset, tuple(_CLASS_FILES))
     text = _package_file(_CLASS_FILES[dataset]).read_text(encoding="utf-8")
     return tuple(line for line in text.splitlines() if line)
 
@@ -148,10 +150,8 @@ def read_ucf101_split(video_root, fold=1, subset="train", split_dir=None, check_
     train = ksn.data.read_ucf101_split("/data/UCF-101", fold=1, subset="train")
     ```
     """
-    if fold not in (1, 2, 3):
-        raise ValueError(f"`fold` must be one of [1, 2, 3]. Received: fold={fold!r}")
-    if subset not in ("train", "test"):
-        raise ValueError(f"`subset` must be one of ['train', 'test']. Received: subset={subset!r}")
+    check_choice("fold", fold, (1, 2, 3))
+    check_choice("subset", subset, ("train", "test"))
     listing = f"{subset}list0{fold}.txt"
     if split_dir is None:
         read = lambda name: _package_file(f"ucf101_splits/{name}").read_text(encoding="utf-8")  # noqa: E731
@@ -294,8 +294,7 @@ def video_split(video_id, *, fractions=SPLIT_FRACTIONS, seed=0):
     True
     """
     train, validation, _ = _check_fractions(fractions)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"`seed` must be an int. Received: seed={seed!r}")
+    check_int("seed", seed)
     digest = hashlib.sha256(f"{seed}\0{video_id}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     if u < train:
@@ -333,8 +332,7 @@ def split_videos(videos, subset, *, fractions=SPLIT_FRACTIONS, seed=0, video_id=
     parts = {s: ksn.data.split_videos(videos, s, seed=0) for s in ("train", "validation", "test")}
     ```
     """
-    if subset not in ("train", "validation", "test"):
-        raise ValueError(f"`subset` must be one of ['train', 'validation', 'test']. Received: subset={subset!r}")
+    check_choice("subset", subset, ("train", "validation", "test"))
     fractions = _check_fractions(fractions)
     key = video_id or _video_id
     keep = [i for i, p in enumerate(videos.paths) if video_split(key(p), fractions=fractions, seed=seed) == subset]
