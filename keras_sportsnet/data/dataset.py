@@ -7,16 +7,17 @@ while decoding, the frozen `PipelineConfig`, the seed) and makes
 objects, so a user's ``.map()`` loses nothing.
 
 Passes. One pass holds every clip once (``clips_per_video`` clips of every
-usable video, or every prepared clip of the shards), batched on its own:
-``steps_per_pass`` batches, the last one possibly smaller
-(``drop_remainder=True`` drops it). Pass ``p`` is a pure function of
-``(seed, p)`` (`keras_sportsnet.data.random`), so
+usable video, or every prepared clip of the shards). Pass ``p`` is a pure
+function of ``(seed, p)`` (`keras_sportsnet.data.random`), so
 
-- ``ds.as_tf_dataset(start_step=s)`` is the endless sequence of passes
-  0, 1, 2, ... starting at its batch ``s``: a run resumed at step ``s`` sees
-  exactly the batches an uninterrupted run sees from step ``s`` on;
-- ``ds.one_pass(p)`` is exactly pass ``p`` (finite): validation after epoch
-  ``e`` scores ``one_pass(e)``, whatever the process, after any resume.
+- ``ds.one_pass(p)`` is exactly pass ``p`` (finite, batched on its own:
+  ``steps_per_pass`` batches, the last one possibly smaller unless
+  ``drop_remainder``): validation after epoch ``e`` scores ``one_pass(e)``
+  (`validation_callback`), whatever the process, after any resume;
+- ``ds.as_tf_dataset(start_step=s)`` is the endless stream of passes 0, 1,
+  2, ... in full batches (running across pass boundaries), from its batch
+  ``s``: a run resumed at step ``s`` sees exactly the batches an
+  uninterrupted run sees from step ``s`` on.
 
 Failures never escape as ``tf.data`` errors (see `keras_sportsnet.data.sources`):
 a video that fails to decode is skipped and recorded in ``failures``
@@ -184,31 +185,26 @@ class VideoDataset:
             clip = tf.ensure_shape(clip, (config.num_frames, *config.image_size, 3))
         return (clip, ok) if label is None else (clip, label, ok)
 
-    def _pass(self, index, skip):
-        """Pass ``index`` (an int or int64 tensor) batched, with the ok flags, from element ``skip``."""
+    def _finish(self, elements, drop_remainder):
+        """Loads the ``(element, key, *payload)`` of a source in parallel, ends at the first element that could
+        not be loaded (``on_error="raise"``), drops the flags, batches at the top (so ``tf.distribute`` and Keras
+        distributions see the batch size) and prefetches."""
         import tensorflow as tf
 
-        key = random.pass_key(self.seed, index)
         parallel = self.config.num_parallel_calls or tf.data.AUTOTUNE
-        elements = self._source.elements(key, skip).map(self._load, num_parallel_calls=parallel, deterministic=True)
-        if self.config.batch_size is not None:
-            elements = elements.batch(self.config.batch_size, drop_remainder=self.config.drop_remainder)
-        return elements
-
-    def _finish(self, batches):
-        """Ends the stream at the first element that could not be loaded, drops the flags, prefetches."""
-        import tensorflow as tf
-
+        loaded = elements.map(self._load, num_parallel_calls=parallel, deterministic=True)
         if self._source.can_fail:
-            batches = batches.take_while(lambda *parts: tf.reduce_all(parts[-1]))
-        batches = batches.map(lambda *parts: parts[0] if len(parts) == 2 else parts[:2])
-        return batches.prefetch(tf.data.AUTOTUNE)
+            loaded = loaded.take_while(lambda *parts: parts[-1])
+        loaded = loaded.map(lambda *parts: parts[0] if len(parts) == 2 else parts[:2])
+        if self.config.batch_size is not None:
+            loaded = loaded.batch(self.config.batch_size, drop_remainder=drop_remainder)
+        return loaded.prefetch(tf.data.AUTOTUNE)
 
     def one_pass(self, index=0):
-        """Exactly pass ``index`` (finite): ``steps_per_pass`` batches keyed by ``(seed, index)``.
+        """Exactly pass ``index`` (finite): its ``num_clips`` clips in ``steps_per_pass`` batches, keyed by ``(seed, index)``.
 
-        Validation after epoch ``e`` scores ``one_pass(e)``, so a resumed run
-        scores the same clips as an uninterrupted one.
+        Validation after epoch ``e`` scores ``one_pass(e)`` (`validation_callback`),
+        so a resumed run scores the same clips as an uninterrupted one.
 
         Args:
             index: int >= 0. The pass (epoch) number.
@@ -223,17 +219,21 @@ class VideoDataset:
         """
         index = check_int("index", index, minimum=0)
         tf = require_tensorflow("VideoDataset.one_pass")
-        dataset = self._finish(self._pass(tf.constant(index, tf.int64), 0))
+        key = random.pass_key(self.seed, tf.constant(index, tf.int64))
+        dataset = self._finish(self._source.elements(key, 0), self.config.drop_remainder)
         if not self._source.can_fail:
             dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.steps_per_pass))
         return dataset
 
     def as_tf_dataset(self, start_step=0):
-        """The endless sequence of passes 0, 1, 2, ..., from batch ``start_step``.
+        """The endless stream of passes 0, 1, 2, ... in batches, from batch ``start_step``.
 
-        Batch ``s`` is batch ``s % steps_per_pass`` of pass
-        ``s // steps_per_pass``, a pure function of ``(seed, pass, step)``:
-        a run restarted at step ``s`` continues exactly where it stopped.
+        The clips of pass ``p`` (keyed by ``(seed, p)``) follow those of pass
+        ``p - 1``, and batches run across pass boundaries, so every batch is
+        full: batch ``s`` holds clips ``s * batch_size`` to
+        ``(s + 1) * batch_size - 1`` of the stream, a pure function of
+        ``(seed, s)``. A run restarted at step ``s`` continues exactly where
+        it stopped; ``steps_per_epoch=len(ds)`` makes an epoch about one pass.
 
         Args:
             start_step: int >= 0. Batches already consumed (``epoch * steps_per_epoch`` on resume).
@@ -249,24 +249,16 @@ class VideoDataset:
         """
         start_step = check_int("start_step", start_step, minimum=0)
         tf = require_tensorflow("VideoDataset.as_tf_dataset")
-        steps = self.steps_per_pass
-        if steps < 1:
-            raise ValueError(
-                f"A pass of {self.num_clips} clips holds no whole batch of {self.batch_size} (drop_remainder=True): "
-                "use a smaller batch_size."
-            )
-        first_pass, first_batch = divmod(start_step, steps)
-        per_batch = self.config.batch_size or 1
+        first_pass, first_skip = divmod(start_step * (self.config.batch_size or 1), self.num_clips)
 
         def make(index):
             import tensorflow as tf
 
-            skip = tf.where(index == first_pass, tf.constant(first_batch * per_batch, tf.int64),
-                            tf.constant(0, tf.int64))
-            return self._pass(index, skip)
+            skip = tf.where(index == first_pass, tf.constant(first_skip, tf.int64), tf.constant(0, tf.int64))
+            return self._source.elements(random.pass_key(self.seed, index), skip)
 
-        passes = tf.data.Dataset.range(first_pass, 2**62).flat_map(make)
-        dataset = self._finish(passes)
+        elements = tf.data.Dataset.range(first_pass, 2**62).flat_map(make)
+        dataset = self._finish(elements, drop_remainder=True)  # endless: every batch is full
         if not self._source.can_fail:
             dataset = dataset.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
         return dataset

@@ -91,17 +91,23 @@ def test_as_tf_dataset_resumes_at_any_step_with_the_same_batches(video_folder):
             seed=11, clips_per_video=2, verbose=False,
         )
 
-    # 18 clips per pass, batches of 4: 5 batches per pass, the last one of 2 clips.
+    # 18 clips per pass, batches of 4: one_pass has 5 batches (the last of 2 clips); the stream's are all full.
     ds = build()
     assert (ds.num_clips, len(ds)) == (18, 5)
     full = _batches(ds.as_tf_dataset(), 12)
     assert _batches(build().as_tf_dataset(start_step=3), 9) == full[3:]  # a fresh process resuming at step 3
     assert _batches(build().as_tf_dataset(start_step=7), 5) == full[7:]  # ... inside pass 1
     assert len(set(full)) == 12  # passes differ
-    assert full[:5] == _batches(build().one_pass(0), 5) and full[5:10] == _batches(build().one_pass(1), 5)
-    assert [len(np.frombuffer(b[1], np.int32)) for b in full[:6]] == [4, 4, 4, 4, 2, 4]
-    dropped = build().replace(drop_remainder=True)
-    assert len(dropped) == 4 and _batches(dropped.as_tf_dataset(), 8)[4] == full[5]
+    assert all(len(np.frombuffer(labels, np.int32)) == 4 for _, labels in full)
+
+    def clips(batches):
+        return np.concatenate([np.asarray(c) for c, _ in batches])
+
+    stream = clips(build().as_tf_dataset().take(9))
+    passes = np.concatenate([clips(build().one_pass(p)) for p in (0, 1)])
+    np.testing.assert_array_equal(stream, passes)  # the stream is pass 0 then pass 1, clip for clip
+    assert [len(l) for _, l in build().one_pass(0)] == [4, 4, 4, 4, 2]
+    assert [len(l) for _, l in build().replace(drop_remainder=True).one_pass(0)] == [4, 4, 4, 4]
 
 
 def test_shard_stream_resumes_at_any_step(tmp_path, video_folder):
@@ -111,7 +117,7 @@ def test_shard_stream_resumes_at_any_step(tmp_path, video_folder):
     full = _batches(data.shard_dataset(out, batch_size=4, seed=3).as_tf_dataset(), 8)
     assert _batches(data.shard_dataset(out, batch_size=4, seed=3).as_tf_dataset(start_step=5), 3) == full[5:]
     assert _batches(data.shard_dataset(out, batch_size=4, seed=4).as_tf_dataset(), 8) != full
-    assert _batches(data.shard_dataset(out, batch_size=4, seed=3).one_pass(1), 3) == full[5:]
+    assert _batches(data.shard_dataset(out, batch_size=4, seed=3).one_pass(0), 4) == full[:4]  # 18 clips: 4 full batches
 
 
 def test_bad_and_short_videos_are_reported_then_skipped_or_raised(tmp_path):
