@@ -192,10 +192,13 @@ class VideoDataset:
         import tensorflow as tf
 
         parallel = self.config.num_parallel_calls or tf.data.AUTOTUNE
-        loaded = elements.map(self._load, num_parallel_calls=parallel, deterministic=True)
+        # No AutoGraph: these functions have no tensor-dependent Python control flow, and converting them
+        # (its cache is not thread-safe) once mixed up two functions of `keras_sportsnet.data.random`.
+        plain = tf.autograph.experimental.do_not_convert
+        loaded = elements.map(plain(self._load), num_parallel_calls=parallel, deterministic=True)
         if self._source.can_fail:
-            loaded = loaded.take_while(lambda *parts: parts[-1])
-        loaded = loaded.map(lambda *parts: parts[0] if len(parts) == 2 else parts[:2])
+            loaded = loaded.take_while(plain(lambda *parts: parts[-1]))
+        loaded = loaded.map(plain(lambda *parts: parts[0] if len(parts) == 2 else parts[:2]))
         if self.config.batch_size is not None:
             loaded = loaded.batch(self.config.batch_size, drop_remainder=drop_remainder)
         return loaded.prefetch(tf.data.AUTOTUNE)
@@ -257,7 +260,7 @@ class VideoDataset:
             skip = tf.where(index == first_pass, tf.constant(first_skip, tf.int64), tf.constant(0, tf.int64))
             return self._source.elements(random.pass_key(self.seed, index), skip)
 
-        elements = tf.data.Dataset.range(first_pass, 2**62).flat_map(make)
+        elements = tf.data.Dataset.range(first_pass, 2**62).flat_map(tf.autograph.experimental.do_not_convert(make))
         dataset = self._finish(elements, drop_remainder=True)  # endless: every batch is full
         if not self._source.can_fail:
             dataset = dataset.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))

@@ -5,28 +5,15 @@ None is given; the dataset reports it as ``ds.seed``). Everything random is
 derived from it here, statelessly, so that any pass and any element can be
 recomputed in any process, after a resume, on any number of workers:
 
-=====================  ==========================================================================
-choice                 key
-=====================  ==========================================================================
-pass ``p``             ``pass_key(seed, p)``: a stateless Philox draw (int64) of ``(seed, p)``.
-                       Training data: pass ``p`` is the ``p``-th pass of ``ds.as_tf_dataset()``;
-                       validation data: the pass scored after epoch ``p`` is ``ds.one_pass(p)``.
-order of a pass        ``permutation(count, pass_key)`` (stream ``"order"``): videos x clips, or
-                       shard files.
-shuffling windows      ``window_permutation(pass_key, w, size)`` (stream ``"window"``): clips of
-                       prepared shards, within window ``w`` of consecutive clips.
-element ``e``          ``element_draws(pass_key, e)`` (stream ``"element"``): four ints in
-                       ``[0, 2**30)``: ``[clip start, crop top, crop left, flip]`` (`DRAWS`). The clip
-                       start is ``draw % valid_starts`` (random sampling), the crop and flip are
-                       `keras_sportsnet.transforms.functional.paper_crop_flip`.
-validation split       ``split_permutation(seed, count)``: NumPy ``RandomState(seed)``, Keras'
-                       convention (``image_dataset_from_directory``); the last files validate.
-clips of one video     ``video_seed(seed, video)``: the NumPy seed ``[seed, video]`` of the evaluation
-                       clips and of the clips of prepared shards (`random_clips`).
-Keras layers           no derived key: each random layer of `keras_sportsnet.transforms` holds one
-                       `keras.random.SeedGenerator` seeded by its own ``seed`` (`PaperAugmentation`:
-                       the crop offsets, then the flips, drawn in turn from it).
-=====================  ==========================================================================
+| choice | key |
+|---|---|
+| pass ``p`` | ``pass_key(seed, p)``: a stateless Philox draw (int64) of ``(seed, p)``. Training data: pass ``p`` is the ``p``-th pass of ``ds.as_tf_dataset()``; validation data: the pass scored after epoch ``p`` is ``ds.one_pass(p)``. |
+| order of a pass | ``permutation(count, pass_key)`` (stream ``"order"``): videos x clips, or shard files. |
+| shuffling windows | ``window_permutation(pass_key, w, size)`` (stream ``"window"``): the clips of prepared shards, within window ``w`` of consecutive clips. |
+| element ``e`` | ``element_draws(pass_key, e)`` (stream ``"element"``): four ints in ``[0, 2**30)``, ``[clip start, crop top, crop left, flip]`` (`DRAWS`). The clip start is ``draw % valid_starts`` (random sampling); the crop and flip are `keras_sportsnet.transforms.functional.paper_crop_flip`. |
+| validation split | ``split_permutation(seed, count)``: NumPy ``RandomState(seed)``, Keras' convention (``image_dataset_from_directory``); the last files validate. |
+| clips of one video | ``video_seed(seed, video)``: the NumPy seed ``[seed, video]`` of the evaluation clips and of the clips of prepared shards (`random_clips`). |
+| Keras layers | no derived key: each random layer of `keras_sportsnet.transforms` holds one `keras.random.SeedGenerator` seeded by its own ``seed`` (`PaperAugmentation`: the crop offsets, then the flips, drawn in turn from it). |
 
 Nothing keeps state between calls: no per-process counter, no
 ``tf.data.Dataset.random``. TensorFlow is imported by the functions that

@@ -445,7 +445,8 @@ class ShardSource:
 
         name = tf.gather(tf.constant(self.files), file_index)
         expected = tf.gather(tf.constant(self.counts, tf.int64), file_index)
-        records = tf.data.TFRecordDataset(name).ignore_errors().map(lambda r: (r, tf.constant(True)))
+        plain = tf.autograph.experimental.do_not_convert  # no AutoGraph: nothing here needs it (see VideoDataset)
+        records = tf.data.TFRecordDataset(name).ignore_errors().map(plain(lambda r: (r, tf.constant(True))))
         end = tf.data.Dataset.from_tensors((tf.constant(b""), tf.constant(False)))
 
         def count(read, element):
@@ -463,9 +464,9 @@ class ShardSource:
             check = tf.cond(tf.logical_or(is_record, tf.equal(read, expected)), lambda: tf.constant(True), damaged)
             return read, (record, is_record, check)
 
-        checked = records.concatenate(end).scan(tf.constant(0, tf.int64), count)
-        return checked.filter(lambda record, is_record, check: tf.logical_and(is_record, check)).map(
-            lambda record, is_record, check: record)
+        checked = records.concatenate(end).scan(tf.constant(0, tf.int64), plain(count))
+        return checked.filter(plain(lambda record, is_record, check: tf.logical_and(is_record, check))).map(
+            plain(lambda record, is_record, check: record))
 
     def elements(self, key, skip):
         """``(element, key, record)`` of one pass: file order and shuffling windows keyed by ``key``."""
@@ -475,8 +476,9 @@ class ShardSource:
         order = tf.range(num_files, dtype=tf.int64)
         if self.config.shuffle:
             order = tf.gather(order, random.permutation(num_files, key))
+        plain = tf.autograph.experimental.do_not_convert
         records = tf.data.Dataset.from_tensor_slices(order).interleave(
-            self._checked_records, cycle_length=min(4, num_files), num_parallel_calls=tf.data.AUTOTUNE,
+            plain(self._checked_records), cycle_length=min(4, num_files), num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True)
         if self.config.shuffle:
             window = self.shuffle_buffer
@@ -485,8 +487,8 @@ class ShardSource:
                 size = tf.shape(block)[0]
                 return tf.gather(block, random.window_permutation(key, index, size))
 
-            records = records.batch(window).enumerate().map(permute).unbatch()
-        return records.enumerate().skip(skip).map(lambda element, record: (element, key, record))
+            records = records.batch(window).enumerate().map(plain(permute)).unbatch()
+        return records.enumerate().skip(skip).map(plain(lambda element, record: (element, key, record)))
 
     def load(self, element, draws, record):
         """``(uint8 clip, label, ok)`` of one record (in-graph JPEG decoding)."""

@@ -257,7 +257,7 @@ class VideoSource:
             order = tf.data.Dataset.from_tensor_slices(random.permutation(self.num_elements, key))
         else:
             order = tf.data.Dataset.range(self.num_elements)
-        return order.skip(skip).map(lambda element: (element, key))
+        return order.skip(skip).map(tf.autograph.experimental.do_not_convert(lambda element: (element, key)))
 
     def load(self, element, draws):
         """``(uint8 clip at resize_to, label, ok)`` of one element (runs in the tf.data graph)."""
