@@ -79,9 +79,19 @@ class VideoDataset:
         index: the shard index (``shards.json``), or None.
 
     Attributes:
-        class_names, num_classes, videos, file_paths, scan_report, skipped,
-        failures, config, batch_size, seed, steps_per_pass (also ``len(ds)``),
-        num_clips (clips per pass), index.
+        class_names: list of str, in label order.
+        num_classes: int.
+        videos: `VideoList` of the usable videos (None for shards).
+        file_paths: list of str: the usable videos, or the shard files read.
+        scan_report: the `ScanReport` of the probe (None for shards).
+        skipped: ``{path: reason}`` of the files left out before training.
+        failures: ``{path: reason}`` of the decode failures met while iterating.
+        config: the frozen `PipelineConfig`.
+        batch_size: int or None.
+        seed: int. Every random choice derives from it.
+        steps_per_pass: int. Batches in one pass; also ``len(ds)``.
+        num_clips: int. Clips in one pass.
+        index: the shard manifest (``shards.json``), or None.
 
     Example:
     ```python

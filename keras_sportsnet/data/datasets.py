@@ -220,13 +220,15 @@ def video_dataset_from_list(
 ):
     """Clips from a `VideoList` (UCF-101 split, Sports-1M partition, CSV list) or a list of paths.
 
+    The keyword arguments not listed here mean what they mean for
+    `video_dataset_from_directory`; ``augmentation`` defaults to ``"paper"``
+    and ``sampling_mode`` to ``"random"``.
+
     Args:
         videos: a `keras_sportsnet.data.VideoList` (from `read_ucf101_split`,
             `read_sports1m_partition`, `read_video_list`) or a list of paths.
         label_mode: ``"int"`` (the first label), ``"categorical"`` (one-hot),
             ``"multi_hot"`` (every label: Sports-1M) or None (unlabelled).
-        Other arguments: as `video_dataset_from_directory`. ``augmentation``
-        defaults to ``"paper"``, ``sampling_mode`` to ``"random"``.
 
     Returns:
         A `VideoDataset`.
