@@ -650,7 +650,7 @@ def _sample_video(path, geometry, settings, video):
     clips = [c for c in clips if c is not None and c.indices]
     if not clips:
         raise VideoError(path, f"too short: {info.num_frames} frames, a clip spans {geometry.span} (short_video_policy='skip')")
-    decoded = read_clips(path, [list(c.indices) for c in clips])
+    decoded = read_clips(path, [list(c.indices) for c in clips], short_side=settings["resize_to"])  # bounded memory
     for clip, frames in zip(clips, decoded):
         resized = functional.centre_crop_resize(np.asarray(frames), settings["resize_to"])
         yield clip.start, np.asarray(keras.ops.convert_to_numpy(resized))

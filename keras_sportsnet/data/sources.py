@@ -43,7 +43,6 @@ source = VideoSource(videos, frame_counts, config)   # what the front doors buil
 """
 
 import atexit
-import inspect
 import threading
 import time
 import warnings
@@ -59,9 +58,6 @@ __all__ = ["DecodeCalls", "VideoSource", "RETRIES", "DECODE_CALLS"]
 
 RETRIES = 3
 """On ``on_error="skip"``, how many following videos are tried in place of one that fails to decode."""
-
-# Until every decoder takes ``short_side`` (scaling frames down while decoding, contracts.md), ask only those that do.
-_READ_SCALES = "short_side" in inspect.signature(read_clip).parameters
 
 
 class DecodeCalls:
@@ -152,9 +148,8 @@ class _ClipLoader:
         return list(sampling.clip_at(start, self.geometry, frames, config.short_video_policy).indices)
 
     def read(self, path, indices):
-        if _READ_SCALES:
-            return read_clip(path, indices, short_side=self.config.resize_to)
-        return read_clip(path, indices)
+        # Frames are scaled down while they are decoded (short side = resize_to): memory bounded in frame size.
+        return read_clip(path, indices, short_side=self.config.resize_to)
 
     def _failed(self, path, problem):
         with self._lock:
