@@ -101,7 +101,7 @@ def test_transfer_regimes_freeze_the_right_layers_and_copy_the_weights(model):
         copied = np.array_equal(tuned.backbone.get_layer("full_0_conv").get_weights()[0],
                                 model.backbone.get_layer("full_0_conv").get_weights()[0])
         assert copied == (regime != "scratch"), regime
-        assert tuned.num_classes == 5 and tuned.dropout == pytest.approx(0.9)
+        assert tuned.num_classes == 5 and tuned.dropout == pytest.approx(transfer.DEFAULT_TRANSFER_DROPOUT)
         has_fc_dropout = any(layer.name == "fc_0_dropout" for layer in tuned.backbone.layers)
         assert has_fc_dropout == (regime != "top"), regime
     with pytest.raises(ValueError, match=r"`regime` must be one of \['top', 'top3', 'all', 'scratch'\]"):

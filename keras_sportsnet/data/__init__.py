@@ -21,6 +21,8 @@ from keras_sportsnet.data.config import PipelineConfig
 from keras_sportsnet.data.dataset import VideoDataset
 from keras_sportsnet.data.datasets import video_dataset_from_directory
 from keras_sportsnet.data.datasets import video_dataset_from_list
+from keras_sportsnet.data.decoding import BLACK_FRAME
+from keras_sportsnet.data.decoding import DEFAULT_MAX_PIXELS
 from keras_sportsnet.data.decoding import VideoDecoder
 from keras_sportsnet.data.decoding import VideoInfo
 from keras_sportsnet.data.decoding import get_decoder
