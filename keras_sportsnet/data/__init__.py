@@ -56,6 +56,8 @@ from keras_sportsnet.data.shards import shard_dataset
 
 __all__ = [
     "AUGMENTATIONS",
+    "BLACK_FRAME",
+    "DEFAULT_MAX_PIXELS",
     "LABEL_MODES",
     "SHORT_VIDEO_POLICIES",
     "SPLIT_FRACTIONS",
