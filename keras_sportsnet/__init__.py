@@ -25,7 +25,7 @@ KERAS_OBJECT_MODULES = (
     "keras_sportsnet.layers",
     "keras_sportsnet.models",
     "keras_sportsnet.training.recipe",
-    "keras_sportsnet.data.transforms",
+    "keras_sportsnet.transforms",
 )
 _registered = False
 
@@ -59,7 +59,9 @@ _EXPORTS = {
     "parse_spec": "keras_sportsnet.spec",
     "evaluate_videos": "keras_sportsnet.evaluation.runner",
 }
-_SUBPACKAGES = ("data", "datasets", "distributed", "evaluation", "training", "visualization", "workflows")
+_SUBPACKAGES = (
+    "data", "datasets", "distributed", "evaluation", "training", "transforms", "visualization", "workflows",
+)
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES, "KERAS_OBJECT_MODULES", "__version__"])
 

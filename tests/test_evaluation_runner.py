@@ -11,7 +11,7 @@ from keras_sportsnet.data import sampling
 from keras_sportsnet.data.decoding import read_clips
 from keras_sportsnet.testing.videos import index_frames
 from keras_sportsnet.data.encoding import write_video
-from keras_sportsnet.data.transforms import EvaluationViews
+from keras_sportsnet.transforms import EvaluationViews
 from keras_sportsnet.evaluation import VideoScores
 from keras_sportsnet.evaluation.runner import evaluate_videos
 from keras_sportsnet.training import transfer

@@ -28,8 +28,8 @@ from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.lists import VideoList
 from keras_sportsnet.data.lists import read_video_folder
 from keras_sportsnet.data.scan import usable_videos
-from keras_sportsnet.data.transforms import EVALUATION_VIEWS
-from keras_sportsnet.data.transforms import PAPER_RESIZE
+from keras_sportsnet.transforms import EVALUATION_VIEWS
+from keras_sportsnet.transforms import PAPER_RESIZE
 from keras_sportsnet.evaluation.scores import VideoScores
 from keras_sportsnet.utils.checks import check_choice
 
@@ -90,7 +90,7 @@ def evaluate_videos(
     """
     import tensorflow as tf
 
-    from keras_sportsnet.data.transforms import EvaluationViews
+    from keras_sportsnet.transforms import EvaluationViews
 
     check_choice("on_error", on_error, ("skip", "raise"))
     check_choice("short_video_policy", short_video_policy, sampling.SHORT_VIDEO_POLICIES)

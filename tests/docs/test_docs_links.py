@@ -16,7 +16,6 @@ ALIASES = {"ksn": ksn, "viz": "keras_sportsnet.visualization"}
 PENDING_NAMES = {
     "ksn.decode_predictions",
     "ksn.predict_video",
-    "ksn.transforms.PaperAugmentation",
 }
 
 
