@@ -31,7 +31,9 @@ from keras_sportsnet import distributed
 from keras_sportsnet import evaluation
 from keras_sportsnet import training
 from keras_sportsnet import visualization
-from keras_sportsnet.evaluation.runner import evaluate_videos
+from keras_sportsnet.evaluation import decode_predictions
+from keras_sportsnet.evaluation import evaluate_videos
+from keras_sportsnet.evaluation import predict_video
 from keras_sportsnet.version import __version__
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "data",
     "datasets",
     "distributed",
+    "decode_predictions",
     "evaluate_videos",
     "evaluation",
     "training",
@@ -68,4 +71,5 @@ __all__ = [
     "count_flops",
     "format_spec",
     "parse_spec",
+    "predict_video",
 ]

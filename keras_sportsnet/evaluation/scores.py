@@ -13,7 +13,6 @@ UTF-8 JSON in a uint8 array: they are read with ``allow_pickle=False``.
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from keras_sportsnet.evaluation.metrics import AGGREGATION_RULES
 from keras_sportsnet.evaluation.metrics import aggregate
 from keras_sportsnet.evaluation.metrics import as_multi_hot
 from keras_sportsnet.evaluation.metrics import format_markdown_table
+from keras_sportsnet.utils.files import atomic_write
 
 __all__ = ["METRICS", "VideoScores", "ViewsTable", "ensemble", "summary_table"]
 
@@ -191,8 +191,9 @@ class VideoScores:
         """Writes the scores to an ``.npz`` file, atomically.
 
         The archive is written to a temporary file in the same folder and
-        moved over `path` (``os.replace``): a reader never sees a partial
-        file, and a failed save leaves an existing file as it was. Nothing is
+        moved over `path` (`keras_sportsnet.utils.files.atomic_write`): a
+        reader never sees a partial file, and a failed save leaves an
+        existing file as it was. Nothing is
         pickled: the strings and the metadata are UTF-8 JSON in a uint8
         array.
 
@@ -223,20 +224,11 @@ class VideoScores:
         }
         if self.valid is not None:
             members["valid"] = self.valid
-        folder = os.path.dirname(os.path.abspath(path))
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as f:
-                np.savez(f, **members)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
+        def write(temporary):
+            with open(temporary, "wb") as file:
+                np.savez(file, **members)
+
+        atomic_write(path, write)
         return path
 
     @classmethod
