@@ -22,6 +22,13 @@ def _is_number(value):
 def format_cell(value, float_format=".4f"):
     """One cell: floats with ``float_format`` (NaN as ``-``), None as empty, the rest with `str`.
 
+    Args:
+        value: the cell's value.
+        float_format: str, a `format` spec for floats.
+
+    Returns:
+        str.
+
     Example:
     >>> format_cell(0.25), format_cell(float("nan")), format_cell(None)
     ('0.2500', '-', '')
@@ -83,6 +90,17 @@ def format_table(header, rows, float_format=".4f", align=None):
 
 def format_markdown_table(header, rows, float_format=".4f"):
     """A GitHub-flavoured Markdown table (numeric columns right-aligned, ``|`` escaped).
+
+    Floats are written with ``float_format`` (NaN as ``-``), None as an empty
+    cell, anything else with `str`.
+
+    Args:
+        header: sequence of column titles.
+        rows: sequence of rows, each with one value per column.
+        float_format: str, a `format` spec for floats.
+
+    Returns:
+        str, lines joined by ``"\\n"``, without a trailing newline.
 
     Example:
     >>> print(format_markdown_table(["model", "hit@1"], [["slow", 0.5], ["late", float("nan")]]))
