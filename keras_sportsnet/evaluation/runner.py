@@ -205,7 +205,7 @@ def evaluate_videos(
 
 
 def decode_video(path, index, protocol):
-    """The centre squares of one video's evaluation clips: uint8 ``(clips, T, R, R, 3)``.
+    """The centre squares of one video's evaluation clips, one uint8 array ``(T, R, R, 3)`` per clip.
 
     Probes the video, draws its clips (a pure function of ``(protocol.seed,
     index)``), decodes them in one forward pass with frames scaled down to
@@ -219,7 +219,8 @@ def decode_video(path, index, protocol):
         protocol: `EvaluationProtocol`.
 
     Returns:
-        uint8 array ``(clips_per_video, num_frames, resize_h, resize_w, 3)``.
+        list of ``clips_per_video`` uint8 arrays ``(num_frames, resize_h,
+        resize_w, 3)``.
 
     Raises:
         VideoError: the video cannot be read, or is too short with
@@ -239,10 +240,10 @@ def decode_video(path, index, protocol):
     clips = sampling.random_clips(info.num_frames, geometry, protocol.clips_per_video, [protocol.seed, index],
                                   protocol.short_video_policy)
     try:
-        frames = np.stack(_read(path, [list(clip.indices) for clip in clips], protocol.short_side))
+        frames = _read(path, [list(clip.indices) for clip in clips], protocol.short_side)
+        return _centre_squares(frames, protocol.resize_to)
     except MemoryError:
         raise VideoError(path, "out of memory while decoding its clips") from None
-    return _centre_squares(frames, protocol.resize_to)
 
 
 def _read(path, clips, short_side):
@@ -260,17 +261,20 @@ def _reads_scaled():
 _READ_SCALES = _reads_scaled()
 
 
-def _centre_squares(frames, size):
-    """uint8 ``(clips, T, H, W, 3)`` -> the centre region of aspect ``size``, at ``size`` (uint8)."""
-    height, width = frames.shape[2:4]
+def _centre_squares(clips, size):
+    """uint8 clips ``(T, H, W, 3)`` of one video -> their centre regions of aspect ``size``, at ``size``.
+
+    Views into the decoded frames when no resize is needed (frames scaled
+    while decoding); else one `centre_square_resize` call for the video.
+    """
+    height, width = clips[0].shape[1:3]
     target_h, target_w = size
     crop_h = min(height, width * target_h // target_w)
     crop_w = min(width, height * target_w // target_h)
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
-    region = frames[:, :, top : top + crop_h, left : left + crop_w]
     if (crop_h, crop_w) == (target_h, target_w):
-        return np.ascontiguousarray(region)
-    return np.asarray(keras.ops.convert_to_numpy(centre_square_resize(frames, size)))
+        top, left = (height - crop_h) // 2, (width - crop_w) // 2
+        return [clip[:, top : top + crop_h, left : left + crop_w] for clip in clips]
+    return list(np.asarray(keras.ops.convert_to_numpy(centre_square_resize(np.stack(clips), size))))
 
 
 def _view(square, position, flipped, crop):
