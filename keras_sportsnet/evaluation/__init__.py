@@ -10,9 +10,11 @@
 - `metrics`: the NumPy metrics (Hit@k, AP/mAP, class-group mAP, mean class
   accuracy, confusion matrices, the per-class comparison of Table 2) and the
   rules that combine per-view/per-clip outputs;
-- `scores`: `VideoScores`, the per-view outputs of an evaluation saved once
-  and re-scored with any number of clips and views, `ensemble` (the paper's
-  CNN Average) and `summary_table` (Table 1).
+- `scores`: `VideoScores`, the per-view outputs of an evaluation, re-scored
+  with any number of clips and views without the model;
+- `archive`: their ``.npz`` file format and the ``.npy`` working array of an
+  evaluation with ``scores_path`` (atomic writes, crash leftovers cleaned);
+- `reports`: `ensemble` (the paper's CNN Average) and `summary_table` (Table 1).
 """
 
 from keras_sportsnet.evaluation.metrics import AGGREGATION_RULES
@@ -32,13 +34,13 @@ from keras_sportsnet.evaluation.predict import VideoPrediction
 from keras_sportsnet.evaluation.predict import decode_predictions
 from keras_sportsnet.evaluation.predict import predict_video
 from keras_sportsnet.evaluation.protocol import EvaluationProtocol
+from keras_sportsnet.evaluation.reports import ensemble
+from keras_sportsnet.evaluation.reports import summary_table
 from keras_sportsnet.evaluation.runner import ON_ERROR_POLICIES
 from keras_sportsnet.evaluation.runner import evaluate_videos
 from keras_sportsnet.evaluation.scores import METRICS
 from keras_sportsnet.evaluation.scores import VideoScores
 from keras_sportsnet.evaluation.scores import ViewsTable
-from keras_sportsnet.evaluation.scores import ensemble
-from keras_sportsnet.evaluation.scores import summary_table
 
 __all__ = [
     "AGGREGATION_RULES",

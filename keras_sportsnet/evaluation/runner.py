@@ -26,7 +26,6 @@ threads are daemons that stop when the evaluation ends, however it ends, so
 the process always exits.
 """
 
-import io
 import os
 import queue
 import threading
@@ -42,6 +41,7 @@ from keras_sportsnet.data.decoding import read_clips
 from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.transforms import EVALUATION_VIEWS
 from keras_sportsnet.data.transforms import centre_square_resize
+from keras_sportsnet.evaluation.archive import ScoresFiles
 from keras_sportsnet.evaluation.metrics import as_multi_hot
 from keras_sportsnet.evaluation.protocol import EvaluationProtocol
 from keras_sportsnet.evaluation.protocol import video_list
@@ -49,9 +49,6 @@ from keras_sportsnet.evaluation.scores import VideoScores
 from keras_sportsnet.utils.checks import check_choice
 from keras_sportsnet.utils.checks import check_int
 from keras_sportsnet.utils.checks import closest
-from keras_sportsnet.utils.files import TEMPORARY_MARK
-from keras_sportsnet.utils.files import atomic_write
-from keras_sportsnet.utils.files import check_writable
 from keras_sportsnet.utils.progress import Progress
 
 __all__ = ["ON_ERROR_POLICIES", "EvaluationRun", "evaluate_videos", "run_protocol", "decode_video"]
@@ -152,53 +149,46 @@ def evaluate_videos(
     labels, class_names = _labels_for_model(listing, model, num_classes)
     files = None
     if scores_path is not None:
-        files = _ScoresFiles(scores_path)
+        files = ScoresFiles(scores_path)
         files.clean()
     shape = (len(listing), protocol.clips_per_video, protocol.views, num_classes)
     run = EvaluationRun(model, listing.paths, protocol, batch_size=batch_size, on_error=on_error,
                         workers=workers, verbose=verbose)
 
-    def finish(logits):
-        kept = run.kept
+    def evaluate(array):
+        run.run(array.reshape(-1, num_classes))
         if run.failures:
             text = "\n".join(f"  {path}: {reason}" for path, reason in run.failures.items())
-            if not kept:
+            if not run.kept:
                 raise ValueError(f"No video could be evaluated: all {len(listing)} failed:\n{text}")
             warnings.warn(f"Leaving {len(run.failures)} of {len(listing)} videos out of the evaluation:\n{text}",
-                          UserWarning, stacklevel=3)
-        metadata = {
-            "model": getattr(model, "name", type(model).__name__),
-            "protocol": protocol.to_dict(),
-            "skipped": dict(run.failures),
-            "seconds": run.seconds,
-            "videos_per_second": len(kept) / run.seconds if run.seconds else None,
-            "outputs": "log-probabilities" if _outputs_probabilities(model) else "logits",
-        }
-        return VideoScores(
-            logits,
-            as_multi_hot([labels[i] for i in kept], num_classes),
-            class_names=class_names,
-            video_ids=[listing.paths[i] for i in kept],
-            metadata=metadata,
-        )
+                          UserWarning, stacklevel=4 if files is None else 6)
+        return len(run.kept), None
 
     if files is None:
         logits = np.empty(shape, np.float32)
-        run.run(logits.reshape(-1, num_classes))
-        return finish(logits[: len(run.kept)])
-    result = {}
-
-    def fill(temporary):
-        logits = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=shape)
-        run.run(logits.reshape(-1, num_classes))
-        logits.flush()
-        del logits
-        _shrink_npy(temporary, (len(run.kept), *shape[1:]))
-        result["scores"] = finish(np.load(temporary, mmap_mode="r"))
-
-    atomic_write(files.npy, fill)
-    result["scores"].save(files.npz)
-    return result["scores"]
+        evaluate(logits)
+        logits = logits[: len(run.kept)]
+    else:  # the .npy is renamed into place only when complete, then the .npz is written
+        logits, _ = files.fill(shape, evaluate)
+    metadata = {
+        "model": getattr(model, "name", type(model).__name__),
+        "protocol": protocol.to_dict(),
+        "skipped": dict(run.failures),
+        "seconds": run.seconds,
+        "videos_per_second": len(run.kept) / run.seconds if run.seconds else None,
+        "outputs": "log-probabilities" if _outputs_probabilities(model) else "logits",
+    }
+    scores = VideoScores(
+        logits,
+        as_multi_hot([labels[i] for i in run.kept], num_classes),
+        class_names=class_names,
+        video_ids=[listing.paths[i] for i in run.kept],
+        metadata=metadata,
+    )
+    if files is not None:
+        scores.save(files.npz)
+    return scores
 
 
 # --------------------------------------------------------------------------- one video
@@ -616,55 +606,3 @@ def _labels_for_model(listing, model, num_classes):
             f"{getattr(model, 'name', '')!r} has {num_classes}: evaluate it on videos of its own classes."
         )
     return labels, model_names or (data_names if len(data_names) == num_classes else None)
-
-
-# --------------------------------------------------------------------------- score files
-
-
-class _ScoresFiles:
-    """The ``.npy`` (memory-mapped per-view scores) and ``.npz`` (`VideoScores`) of ``scores_path``."""
-
-    def __init__(self, path):
-        stem = os.path.splitext(os.path.abspath(os.fspath(path)))[0]
-        self.npy, self.npz = stem + ".npy", stem + ".npz"
-        check_writable(self.npz, "scores_path")
-
-    def clean(self):
-        """Removes what an interrupted run at this path left: its temporary files and a .npy without its .npz."""
-        folder = os.path.dirname(self.npy)
-        prefixes = tuple("." + os.path.basename(p) + "." for p in (self.npy, self.npz))
-        for name in os.listdir(folder):
-            if name.startswith(prefixes) and TEMPORARY_MARK in name:
-                _remove(os.path.join(folder, name))
-        if os.path.isfile(self.npy) and not os.path.exists(self.npz):
-            _remove(self.npy)
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _shrink_npy(path, shape):
-    """Cuts an ``.npy`` of float32 rows down to its first ``shape[0]`` rows (videos that failed leave none)."""
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": tuple(shape)})
-    header = header.getvalue()
-    with open(path, "r+b") as file:
-        version = np.lib.format.read_magic(file)
-        old_shape = np.lib.format.read_array_header_1_0(file)[0] if version == (1, 0) else None
-        offset = file.tell()
-        if old_shape == tuple(shape):
-            return
-        if old_shape is not None and len(header) == offset:  # numpy leaves room for the first axis to change
-            file.seek(0)
-            file.write(header)
-            file.truncate(offset + int(np.prod(shape)) * 4)
-            return
-    rows = np.load(path, mmap_mode="r")[: shape[0]]
-    compact = path + ".compact.npy"
-    np.save(compact, np.ascontiguousarray(rows))
-    del rows
-    os.replace(compact, path)

@@ -618,8 +618,8 @@ def test_ensemble_checks_its_members():
 @pytest.mark.parametrize(
     "call, argument, fragment",
     [
-        (lambda s: s.video_scores(clips=4), "clips", "[1, 3]. Received: clips=4"),
-        (lambda s: s.video_scores(views=0), "views", "[1, 4]. Received: views=0"),
+        (lambda s: s.video_scores(clips=4), "clips", "[1, 3] or None. Received: clips=4"),
+        (lambda s: s.video_scores(views=0), "views", "[1, 4] or None. Received: views=0"),
         (lambda s: s.video_scores(rule="vote"), "rule", "Received: rule='vote'"),
         (lambda s: s.accuracy_vs_views(metric="hit@1"), "metric", "'video_hit@1'"),
         (lambda s: ev.VideoScores(s.logits[0], s.labels), "logits", "logits.shape=(3, 4, 5)"),
