@@ -76,7 +76,7 @@ def write_video(path, frames, height, width, fps=25, keyframe_interval=250, chun
     import av
     import numpy as np
 
-    from keras_sportsnet.data.synthetic import index_frames
+    from keras_sportsnet.testing.videos import index_frames
 
     with av.open(path, "w") as container:
         stream = container.add_stream("libx264", rate=fps)

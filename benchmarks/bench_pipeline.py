@@ -1,7 +1,7 @@
 """Speed benchmark of keras_sportsnet's video data pipeline (decoding, shards, tf.data, fit).
 
 The script writes its own test videos into a temporary folder (frames from
-`keras_sportsnet.data.synthetic.index_frames`: seeded 8x8 colour blocks that
+`keras_sportsnet.testing.videos.index_frames`: seeded 8x8 colour blocks that
 drift a pixel a frame, under bars that encode the frame number, so every
 decoded clip is also checked for being the right frames) and measures, in one
 run:
@@ -140,8 +140,8 @@ def log(message):
 
 def make_videos(work_dir, settings):
     """Writes every test video; returns {"decode": {key: path}, "dataset": {...}, "rss": {...}}."""
-    from keras_sportsnet.data.synthetic import index_frames
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.testing.videos import index_frames
+    from keras_sportsnet.data.encoding import write_video
 
     paths = {"decode": {}, "rss": {}}
     cache = {}  # one frame array per (size, count), shared by the files of that size
@@ -170,8 +170,8 @@ def make_videos(work_dir, settings):
 
 def make_class_folder(folder, settings):
     """A two-class folder of 320x240 H.264 videos (keyframe every 250) for shards and tf.data."""
-    from keras_sportsnet.data.synthetic import index_frames
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.testing.videos import index_frames
+    from keras_sportsnet.data.encoding import write_video
 
     videos = {"paths": [], "labels": [], "class_names": ["class_a", "class_b"], "folder": folder}
     for number in range(settings["dataset_videos"]):
@@ -188,8 +188,8 @@ def make_class_folder(folder, settings):
 
 def write_long_video(path, num_frames, work_dir):
     """A 160x120 H.264 video (keyframe every 250) built through a memory-mapped frame array."""
-    from keras_sportsnet.data.synthetic import index_frames
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.testing.videos import index_frames
+    from keras_sportsnet.data.encoding import write_video
 
     block = 250
     buffer = os.path.join(work_dir, "long_frames.npy")
@@ -297,7 +297,7 @@ def measure_random_clips(key, path, settings, reference):
     from keras_sportsnet.data import read_clip
     from keras_sportsnet.data.sampling import ClipGeometry
     from keras_sportsnet.data.sampling import random_clip
-    from keras_sportsnet.data.synthetic import frame_code
+    from keras_sportsnet.testing.videos import frame_code
 
     before = cpu_snapshot()
     info = probe_video(path)  # builds and caches the index: not timed

@@ -179,8 +179,8 @@ def measure_scaling(args):
 def measure_shard_reader(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras_sportsnet as ksn
-    from keras_sportsnet.data.synthetic import index_frames
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.testing.videos import index_frames
+    from keras_sportsnet.data.encoding import write_video
 
     with tempfile.TemporaryDirectory() as scratch:
         videos = os.path.join(scratch, "videos")

@@ -39,9 +39,9 @@ def random_clips(batch, model, seed=0):
 def write_class_videos(root, class_names, videos_per_class, make_frames, **encoding):
     """``root/<class>/v<i>.mp4`` for every class; ``make_frames(label, video)`` gives each video's uint8 frames.
 
-    Returns ``root``. `encoding` goes to `keras_sportsnet.data.synthetic.write_video` (codec, keyframe_interval...).
+    Returns ``root``. `encoding` goes to `keras_sportsnet.data.encoding.write_video` (codec, keyframe_interval...).
     """
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.data.encoding import write_video
 
     for label, name in enumerate(class_names):
         os.makedirs(os.path.join(root, name), exist_ok=True)

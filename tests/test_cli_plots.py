@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from keras_sportsnet.cli import main
-from keras_sportsnet.data.synthetic import index_frames, write_video
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 from keras_sportsnet.evaluation import VideoScores
 from keras_sportsnet.training.checkpoints import write_history_csv
 

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from keras_sportsnet.cli import main
-from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 from keras_sportsnet.evaluation import VideoScores
 
 SPEC = "C(4,5,2)-N-P-FC(8)"

@@ -14,9 +14,9 @@ import tensorflow as tf
 from keras_sportsnet import data
 from keras_sportsnet.cli import main
 from keras_sportsnet.data import lists
-from keras_sportsnet.data.synthetic import frame_code
-from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
+from keras_sportsnet.testing.videos import frame_code
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 
 SIZE = 32
 PY_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}

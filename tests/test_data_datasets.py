@@ -10,9 +10,9 @@ import tensorflow as tf
 
 import keras_sportsnet as ksn
 from keras_sportsnet import data
-from keras_sportsnet.data.synthetic import frame_code
-from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
+from keras_sportsnet.testing.videos import frame_code
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 from conftest import write_class_videos
 
 SIZE = 64  # square frames: the centre-square crop keeps the whole frame code

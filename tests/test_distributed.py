@@ -22,8 +22,8 @@ import pytest
 
 import keras_sportsnet as ksn
 from keras_sportsnet import distributed
-from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 from conftest import write_class_videos
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_worker.py")

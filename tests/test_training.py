@@ -14,7 +14,7 @@ from conftest import write_class_videos
 
 import keras_sportsnet as ksn
 from keras_sportsnet import training
-from keras_sportsnet.data.synthetic import index_frames
+from keras_sportsnet.testing.videos import index_frames
 from keras_sportsnet.training import checkpoints
 
 SPEC = "C(4,5,2)-N-P-FC(8)"

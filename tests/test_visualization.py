@@ -166,7 +166,8 @@ def test_prediction_strip_rejects_mismatched_inputs():
 
 
 def test_video_predictions_show_the_middle_frame_of_each_video(tmp_path):
-    from keras_sportsnet.data.synthetic import index_frames, write_video
+    from keras_sportsnet.testing.videos import index_frames
+    from keras_sportsnet.data.encoding import write_video
 
     paths = [write_video(str(tmp_path / f"v{i}.mp4"), index_frames(9 + i, 32, 32)) for i in range(3)]
     logits = np.zeros((3, 2, 1, 4), np.float32)
@@ -325,7 +326,9 @@ def test_clip_montage_from_an_array_shows_evenly_spaced_frames():
 def test_clip_montage_from_a_dataset_uses_its_labels_and_class_names(tmp_path):
     import tensorflow as tf
 
-    from keras_sportsnet.data.synthetic import index_frames, write_video
+    from keras_sportsnet.testing.videos import index_frames
+
+    from keras_sportsnet.data.encoding import write_video
 
     clips = np.random.default_rng(1).uniform(0, 255, (5, 4, 8, 8, 3)).astype(np.float32)
     batches = tf.data.Dataset.from_tensor_slices((clips, np.array([0, 1, 1, 0, 1]))).batch(2)

@@ -970,7 +970,7 @@ def _remove_stale_temps(folder):
 
 def _write(directory, clips, class_names, config, codec, fps, keyframe_interval):
     from keras_sportsnet.data.lists import VideoList
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.data.encoding import write_video
 
     _check_choice("codec", codec, tuple(_EXTENSIONS))
     fps = _check_int("fps", fps, 1)

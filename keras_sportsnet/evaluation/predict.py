@@ -176,6 +176,7 @@ def predict_video(
     short_video_policy="loop",
     on_error="skip",
     workers=None,
+    max_pixels=None,
     verbose=False,
 ):
     """Classifies videos with the paper's protocol: top-k class names and probabilities per video.
@@ -202,6 +203,8 @@ def predict_video(
             `VideoPrediction` with its ``error``; ``"raise"``: the first such
             video raises its `VideoError`.
         workers: int or None. Decoding threads.
+        max_pixels: int or None. Budget of pixels per frame (None: the
+            decoder's default, 4096 x 4096).
         verbose: bool. A progress line on stderr.
 
     Returns:
@@ -228,7 +231,7 @@ def predict_video(
         stacklevel=2,
     )
     logits, kept, failures = run_protocol(model, listing.paths, protocol, batch_size=batch_size, on_error=on_error,
-                                          workers=workers, verbose=verbose)
+                                          workers=workers, max_pixels=max_pixels, verbose=verbose)
     decoded = {}
     if kept:
         per_video = aggregate(logits, rule=protocol.aggregation, axis=(1, 2))

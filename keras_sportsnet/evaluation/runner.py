@@ -72,6 +72,7 @@ def evaluate_videos(
     on_error="skip",
     scores_path=None,
     workers=None,
+    max_pixels=None,
     verbose=True,
 ):
     """Scores every video with the paper's protocol: random clips x views, averaged.
@@ -111,6 +112,9 @@ def evaluate_videos(
             ``.npy`` without its ``.npz``) are removed first.
         workers: int or None. Decoding threads (default: the CPU count, at
             most 8).
+        max_pixels: int or None. Budget of pixels per frame (None: the
+            decoder's default, 4096 x 4096); a video with larger frames is
+            reported like any unreadable one.
         verbose: bool. Progress on stderr.
 
     Returns:
@@ -153,7 +157,7 @@ def evaluate_videos(
         files.clean()
     shape = (len(listing), protocol.clips_per_video, protocol.views, num_classes)
     run = EvaluationRun(model, listing.paths, protocol, batch_size=batch_size, on_error=on_error,
-                        workers=workers, verbose=verbose)
+                        workers=workers, max_pixels=max_pixels, verbose=verbose)
 
     def evaluate(array):
         run.run(array.reshape(-1, num_classes))
@@ -194,7 +198,7 @@ def evaluate_videos(
 # --------------------------------------------------------------------------- one video
 
 
-def decode_video(path, index, protocol):
+def decode_video(path, index, protocol, *, max_pixels=None):
     """The centre squares of one video's evaluation clips, one uint8 array ``(T, R, R, 3)`` per clip.
 
     Probes the video, draws its clips (a pure function of ``(protocol.seed,
@@ -207,6 +211,8 @@ def decode_video(path, index, protocol):
         path: str. The video.
         index: int >= 0. Its position in the evaluated list (seeds its clips).
         protocol: `EvaluationProtocol`.
+        max_pixels: int or None. Budget of pixels per frame (None: the
+            decoder's default, 4096 x 4096); a larger frame is a `VideoError`.
 
     Returns:
         list of ``clips_per_video`` uint8 arrays ``(num_frames, resize_h,
@@ -222,7 +228,8 @@ def decode_video(path, index, protocol):
     ```
     """
     geometry = protocol.geometry
-    info = probe_video(path)
+    budget = {} if max_pixels is None else {"max_pixels": max_pixels}
+    info = probe_video(path, **budget)
     if protocol.short_video_policy == "skip" and info.num_frames < geometry.span:
         raise VideoError(
             path, f"too short: {info.num_frames} frames, a clip spans {geometry.span} (short_video_policy='skip')"
@@ -230,25 +237,10 @@ def decode_video(path, index, protocol):
     clips = sampling.random_clips(info.num_frames, geometry, protocol.clips_per_video, [protocol.seed, index],
                                   protocol.short_video_policy)
     try:
-        frames = _read(path, [list(clip.indices) for clip in clips], protocol.short_side)
+        frames = read_clips(path, [list(clip.indices) for clip in clips], short_side=protocol.short_side, **budget)
         return _centre_squares(frames, protocol.resize_to)
     except MemoryError:
         raise VideoError(path, "out of memory while decoding its clips") from None
-
-
-def _read(path, clips, short_side):
-    if _READ_SCALES:
-        return read_clips(path, clips, short_side=short_side)
-    return read_clips(path, clips)  # a decoder without `short_side` (before the decoding contract landed)
-
-
-def _reads_scaled():
-    import inspect
-
-    return "short_side" in inspect.signature(read_clips).parameters
-
-
-_READ_SCALES = _reads_scaled()
 
 
 def _centre_squares(clips, size):
@@ -357,6 +349,7 @@ class EvaluationRun:
         batch_size: int >= 1. Views per model call.
         on_error: ``"skip"`` or ``"raise"`` (see `evaluate_videos`).
         workers: int or None. Decoding threads (default: CPU count, at most 8).
+        max_pixels: int or None. Budget of pixels per frame (see `decode_video`).
         verbose: bool. A progress line on stderr.
 
     Attributes (after `run`):
@@ -372,7 +365,8 @@ class EvaluationRun:
     ```
     """
 
-    def __init__(self, model, paths, protocol, *, batch_size=32, on_error="skip", workers=None, verbose=False):
+    def __init__(self, model, paths, protocol, *, batch_size=32, on_error="skip", workers=None, max_pixels=None,
+                 verbose=False):
         check_choice("on_error", on_error, ON_ERROR_POLICIES)
         self.model = model
         self.paths = [os.fspath(p) for p in paths]
@@ -380,6 +374,7 @@ class EvaluationRun:
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.on_error = on_error
         self.workers = check_int("workers", workers, minimum=1, allow_none=True) or min(8, os.cpu_count() or 1)
+        self.max_pixels = check_int("max_pixels", max_pixels, minimum=1, allow_none=True)
         self.verbose = verbose
         self.kept = []
         self.failures = {}
@@ -400,8 +395,9 @@ class EvaluationRun:
         stop = threading.Event()
         per_video = self.protocol.views_per_video
         probabilities = _outputs_probabilities(self.model)
-        pool = _DecodePool(lambda index: decode_video(self.paths[index], index, self.protocol), len(self.paths),
-                           self.workers, self.workers + 2, stop)
+        pool = _DecodePool(
+            lambda index: decode_video(self.paths[index], index, self.protocol, max_pixels=self.max_pixels),
+            len(self.paths), self.workers, self.workers + 2, stop)
         batches = _Background(self._batches(pool), stop)
         progress = Progress("evaluating", total=len(self.paths), unit="videos", enabled=self.verbose)
         filled = 0
@@ -525,14 +521,15 @@ class _Raised:
         self.error = error
 
 
-def run_protocol(model, paths, protocol, *, batch_size=32, on_error="skip", workers=None, verbose=False):
+def run_protocol(model, paths, protocol, *, batch_size=32, on_error="skip", workers=None, max_pixels=None,
+                 verbose=False):
     """Runs the protocol over ``paths`` in memory: ``(logits, kept, failures)``.
 
     Args:
         model: a keras_sportsnet classifier or ensemble.
         paths: sequence of video paths.
         protocol: `EvaluationProtocol`.
-        batch_size, on_error, workers, verbose: as for `evaluate_videos`.
+        batch_size, on_error, workers, max_pixels, verbose: as for `evaluate_videos`.
 
     Returns:
         ``(logits, kept, failures)``: float32 ``(len(kept), clips, views,
@@ -546,7 +543,7 @@ def run_protocol(model, paths, protocol, *, batch_size=32, on_error="skip", work
     """
     num_classes = _num_classes(model)
     run = EvaluationRun(model, paths, protocol, batch_size=batch_size, on_error=on_error, workers=workers,
-                        verbose=verbose)
+                        max_pixels=max_pixels, verbose=verbose)
     logits = np.empty((len(run.paths), protocol.clips_per_video, protocol.views, num_classes), np.float32)
     run.run(logits.reshape(-1, num_classes))
     return logits[: len(run.kept)], run.kept, run.failures

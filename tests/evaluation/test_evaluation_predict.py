@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_sportsnet as ksn
-from keras_sportsnet.data.synthetic import index_frames
+from keras_sportsnet.testing.videos import index_frames
 from keras_sportsnet.evaluation import VideoPrediction
 from keras_sportsnet.evaluation import VideoScores
 from keras_sportsnet.evaluation import decode_predictions

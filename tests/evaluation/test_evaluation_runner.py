@@ -23,8 +23,8 @@ import pytest
 import keras_sportsnet as ksn
 from keras_sportsnet.data import sampling
 from keras_sportsnet.data.decoding import read_clips
-from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 from keras_sportsnet.data.transforms import EvaluationViews
 from keras_sportsnet.evaluation import EvaluationProtocol
 from keras_sportsnet.evaluation import VideoScores
@@ -87,7 +87,7 @@ def _direct(model, path, index, clips, views, seed, resize_to=200):
     """The protocol computed directly: clips -> EvaluationViews -> model, log-probabilities (clips, views, C)."""
     info = ksn.data.probe_video(path)
     chosen = sampling.random_clips(info.num_frames, model, clips, [seed, index])
-    frames = np.stack(read_clips(path, [list(c.indices) for c in chosen]))
+    frames = np.stack(read_clips(path, [list(c.indices) for c in chosen], short_side=resize_to))
     cut = np.round(keras.ops.convert_to_numpy(EvaluationViews((32, 32), resize_to=resize_to)(frames)))
     probabilities = keras.ops.convert_to_numpy(model.predict_on_batch(cut.astype("float32")))
     logits = np.log(np.maximum(probabilities, np.finfo(np.float32).tiny)).reshape(clips, 4, -1)
@@ -103,6 +103,10 @@ def test_scores_equal_a_direct_computation_of_the_protocol(folder, model):
     for index in (0, 4):
         np.testing.assert_allclose(scores.logits[index], _direct(model, videos.paths[index], index, 3, 4, 5),
                                    rtol=1e-4, atol=1e-5)
+    # Frames larger than resize_to are scaled down while decoding (short side 40): the same as the direct path.
+    small = evaluate_videos(model, str(folder), clips_per_video=2, views=4, seed=5, resize_to=40, verbose=False)
+    np.testing.assert_allclose(small.logits[1], _direct(model, videos.paths[1], 1, 2, 4, 5, resize_to=40),
+                               rtol=1e-4, atol=1e-5)
     metrics = scores.metrics()
     assert set(metrics) >= {"clip_hit@1", "video_hit@1", "video_hit@5", "mAP"}
     protocol = scores.metadata["protocol"]
@@ -286,12 +290,12 @@ def test_decoding_reads_ahead_a_bounded_number_of_videos_and_overlaps_the_model(
     lock = threading.Lock()
     decode = runner.decode_video
 
-    def slow_decode(path, index, protocol):
+    def slow_decode(path, index, protocol, **options):
         with lock:
             state["decoding"] += 1
         try:
             time.sleep(0.05)
-            return decode(path, index, protocol)
+            return decode(path, index, protocol, **options)
         finally:
             with lock:
                 state["decoding"] -= 1

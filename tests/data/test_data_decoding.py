@@ -5,6 +5,7 @@ its index (`frame_code`), so a test can check it got exactly the frames asked
 for.
 """
 
+import dataclasses
 import fractions
 import os
 import warnings
@@ -22,9 +23,10 @@ from keras_sportsnet.data.decoding import probe_video
 from keras_sportsnet.data.decoding import read_clip
 from keras_sportsnet.data.decoding import read_clips
 from keras_sportsnet.data.decoding import register_decoder
-from keras_sportsnet.data.synthetic import frame_code
-from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
+from keras_sportsnet.testing.videos import frame_code
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.testing.videos import pack_bframes
+from keras_sportsnet.data.encoding import write_video
 
 H, W = 48, 64
 
@@ -39,47 +41,6 @@ VIDEOS = {
     "mjpeg_avi": ("mjpeg.avi", 40, dict(codec="mjpeg")),
 }
 _VOP = b"\x00\x00\x01\xb6"
-
-
-def pack_bframes(source, destination):
-    """Rewrites an MPEG-4 AVI with 1 B-frame per reference into DivX/Xvid "packed bitstream" form.
-
-    Each reference VOP shares its AVI chunk with the B-VOP that follows it in
-    decoding order, and a not-coded N-VOP chunk takes the B-VOP's place, as
-    in the Xvid/DivX AVIs of UCF-101 and HMDB-51. FFmpeg's decoder only
-    unpacks such chunks when the DivX user data ends in "p".
-    """
-    with av.open(source) as container:
-        stream = container.streams.video[0]
-        packets = [(bytes(packet), packet.is_keyframe) for packet in container.demux(stream) if packet.size]
-
-    def vop_type(data):
-        return data[data.find(_VOP) + 4] >> 6
-
-    # N-VOP: P type, modulo_time_base 0, marker, 5-bit time increment (25 fps), marker, vop_coded 0, stuffing.
-    nvop = _VOP + int("0101" + "00000" + "1" + "0" + "01111", 2).to_bytes(2, "big")
-    chunks, position = [], 0
-    while position < len(packets):
-        data, key = packets[position]
-        if key:
-            start = data.find(_VOP)
-            data = data[:start] + b"\x00\x00\x01\xb2DivX503b1393p" + data[start:]
-        follower = packets[position + 1][0] if position + 1 < len(packets) else None
-        if vop_type(data) != 2 and follower is not None and vop_type(follower) == 2:
-            chunks += [(data + follower, key), (nvop, False)]
-            position += 2
-        else:
-            chunks.append((data, key))
-            position += 1
-    with av.open(source) as container, av.open(destination, "w") as output:
-        stream = container.streams.video[0]
-        out_stream = output.add_stream_from_template(stream)
-        for number, (data, key) in enumerate(chunks):
-            packet = av.Packet(data)
-            packet.pts = packet.dts = number
-            packet.time_base, packet.stream, packet.is_keyframe = stream.time_base, out_stream, key
-            output.mux(packet)
-    return destination
 
 
 def write_audio_only(path, seconds=1.0, rate=16000):
@@ -242,7 +203,7 @@ def test_misaligned_index_falls_back_to_sequential_reading(videos):
     path = videos["h264_long_gop"]
     decoder = get_decoder()
     index = decoder._index(path)
-    wrong = decoding.dataclasses.replace(index, seek_pts=index.seek_pts + 1)  # no frame has these pts
+    wrong = dataclasses.replace(index, seek_pts=index.seek_pts + 1)  # no frame has these pts
     decoder._replace_index(path, wrong)
     with pytest.warns(RuntimeWarning, match="sequentially"):
         assert codes(read_clip(path, [101, 102])) == [101, 102]
@@ -447,10 +408,18 @@ def test_too_short_request_says_how_many_frames(videos):
         read_clips(videos["mjpeg_avi"], [[0], [45]])
 
 
-def test_frame_size_limit(videos, monkeypatch):
-    monkeypatch.setattr(decoding, "MAX_PIXELS", 1000)
-    with pytest.raises(VideoError, match="too large"):
-        probe_video(videos["mjpeg_avi"])
+def test_frame_size_budget(videos):
+    path = videos["mjpeg_avi"]
+    for call in (
+        lambda: probe_video(path, max_pixels=1000),
+        lambda: read_clip(path, [0], max_pixels=1000),
+        lambda: read_clips(path, [[0]], max_pixels=1000),
+    ):
+        with pytest.raises(VideoError, match="too large for the budget max_pixels=1000; pass max_pixels=3072"):
+            call()
+    assert probe_video(path, max_pixels=H * W).num_frames == 40
+    with pytest.raises(ValueError, match="max_pixels"):
+        probe_video(path, max_pixels=0)
 
 
 # --------------------------------------------------------------------- cache
@@ -486,9 +455,9 @@ def test_decoder_registry(videos):
             super().__init__()
             self.calls = []
 
-        def _decode_frames(self, path, index, numbers):
+        def _decode_frames(self, path, index, numbers, size):
             self.calls.append(numbers)
-            return super()._decode_frames(path, index, numbers)
+            return super()._decode_frames(path, index, numbers, size)
 
     register_decoder("recorder", Recorder)
     try:
@@ -496,11 +465,81 @@ def test_decoder_registry(videos):
         assert get_decoder("recorder").calls == [[2, 9]]
         np.testing.assert_array_equal(clip, read_clip(videos["mjpeg_avi"], [9, 2, 9, -1]))
     finally:
-        decoding._DECODER_CLASSES.pop("recorder")
-        decoding._DECODERS.pop("recorder", None)
+        decoding.unregister_decoder("recorder")
     with pytest.raises(ValueError, match="Unknown decoder"):
         get_decoder("opencv-not-registered")
     with pytest.raises(TypeError):
         register_decoder("bad", dict)
     with pytest.raises(TypeError):
         VideoDecoder()  # abstract
+
+
+# --------------------------------------------------------- memory and hostile files
+def test_short_side_scales_while_decoding(videos):
+    path = videos["h264_bframes"]
+    full = read_clip(path, [3, 40, -1])
+    small = read_clip(path, [3, 40, -1], short_side=32)
+    assert small.shape == (3, 32, 43, 3) and small.dtype == np.uint8
+    assert codes(small[:2]) == [3, 40] and not small[2].any()
+    assert read_clip(path, [3], short_side=48).shape == (1, H, W, 3)  # not larger than stored: as stored
+    np.testing.assert_array_equal(read_clip(path, [3], short_side=500), full[:1])
+    many = read_clips(path, [[1, 2], [40]], short_side=24)
+    assert [clip.shape for clip in many] == [(2, 24, 32, 3), (1, 24, 32, 3)]
+    with pytest.raises(ValueError, match="short_side"):
+        read_clip(path, [0], short_side=0)
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_short_side_with_rotation(tmp_path, rotation):
+    path = write_video(str(tmp_path / "turned.mp4"), index_frames(6, H, W), rotation=rotation)
+    clip = read_clip(path, [1, 4], short_side=24)
+    assert clip.shape == (2, 32, 24, 3)  # displayed upright: taller than wide
+    assert codes(np.rot90(clip, rotation // 90, axes=(1, 2))) == [1, 4]
+
+
+def test_scaled_size():
+    assert decoding.scaled_size(1920, 1080, 200) == (356, 200)
+    assert decoding.scaled_size(1080, 1920, 200) == (200, 356)
+    assert decoding.scaled_size(176, 144, 200) == (176, 144)
+    assert decoding.scaled_size(640, 480, None) == (640, 480)
+
+
+def _finishes(function, seconds=20):
+    """Runs ``function`` in a thread; returns what it returned or raised, failing the test if it hangs."""
+    import threading
+
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = function()
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "the call hung"
+    return outcome
+
+
+def test_fifo_and_devices_are_refused_without_blocking(tmp_path):
+    fifo = str(tmp_path / "pipe.mp4")
+    os.mkfifo(fifo)
+    for call in (probe_video, lambda p: read_clip(p, [0])):
+        error = _finishes(lambda: call(fifo))["error"]
+        assert isinstance(error, VideoError) and "named pipe" in error.problem and error.path == fifo
+    error = _finishes(lambda: probe_video("/dev/zero"))["error"]
+    assert isinstance(error, VideoError) and "device" in error.problem
+
+
+def test_path_swapped_for_a_fifo_after_the_check_does_not_hang(tmp_path, videos, monkeypatch):
+    from keras_sportsnet.data.decoding import base
+
+    fifo = str(tmp_path / "swapped.mp4")
+    os.mkfifo(fifo)
+    real = os.stat(videos["mjpeg_avi"])
+    # The first check sees a regular file (as if the swap happened right after it).
+    monkeypatch.setattr(base.os, "stat", lambda path, *a, **k: real if os.fspath(path) == fifo else os.lstat(path))
+    error = _finishes(lambda: probe_video(fifo))["error"]
+    assert isinstance(error, VideoError) and "named pipe" in error.problem

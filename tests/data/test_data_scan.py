@@ -9,9 +9,9 @@ import pytest
 from keras_sportsnet import data
 from keras_sportsnet.cli import main
 from keras_sportsnet.data import decoding
-from keras_sportsnet.data.synthetic import frame_code
-from keras_sportsnet.data.synthetic import index_frames
-from keras_sportsnet.data.synthetic import write_video
+from keras_sportsnet.testing.videos import frame_code
+from keras_sportsnet.testing.videos import index_frames
+from keras_sportsnet.data.encoding import write_video
 
 SIZE = 48
 
@@ -51,7 +51,7 @@ def test_manifest_is_reused_while_files_are_unchanged(collection, tmp_path, monk
     assert first.reused == 0 and json.load(open(manifest))["version"] == 1
     probes = []
     real = decoding.PyAVDecoder._build_index
-    monkeypatch.setattr(decoding.PyAVDecoder, "_build_index", lambda self, p, s: probes.append(p) or real(self, p, s))
+    monkeypatch.setattr(decoding.PyAVDecoder, "_build_index", lambda self, p, *a: probes.append(p) or real(self, p, *a))
     decoding.get_decoder().cache_clear()
     second = data.scan_videos(str(collection), manifest=manifest, verbose=False)
     # Everything but the empty file (rejected by a stat alone, never stored) comes from the manifest.
