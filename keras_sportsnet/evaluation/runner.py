@@ -120,8 +120,9 @@ def evaluate_videos(
     Returns:
         `keras_sportsnet.evaluation.VideoScores` of the evaluated videos, with
         ``metadata``: ``protocol`` (`EvaluationProtocol.to_dict`), ``model``,
-        ``skipped`` (``{path: reason}``), ``seconds``, ``videos_per_second``,
-        ``outputs``. ``.metrics()`` gives Clip Hit@1, Video Hit@1/@5, mAP.
+        ``skipped`` (``{path: reason}``), ``seconds``, ``model_seconds``
+        (time in the model's calls; the rest is waiting for decoded videos),
+        ``videos_per_second``, ``outputs``. ``.metrics()`` gives Clip Hit@1, Video Hit@1/@5, mAP.
 
     Raises:
         VideoError: with ``on_error="raise"``, the first video that cannot be read.
@@ -180,6 +181,7 @@ def evaluate_videos(
         "protocol": protocol.to_dict(),
         "skipped": dict(run.failures),
         "seconds": run.seconds,
+        "model_seconds": run.model_seconds,
         "videos_per_second": len(run.kept) / run.seconds if run.seconds else None,
         "outputs": "log-probabilities" if _outputs_probabilities(model) else "logits",
     }
@@ -356,6 +358,8 @@ class EvaluationRun:
         kept: list of the indices (into ``paths``) of the evaluated videos, in order.
         failures: dict ``{path: reason}`` of the videos left out, in order.
         seconds: float. Wall time of the run.
+        model_seconds: float. Time spent in the model's calls: close to
+            ``seconds`` when decoding keeps up with the model.
 
     Example:
     ```python
@@ -379,6 +383,7 @@ class EvaluationRun:
         self.kept = []
         self.failures = {}
         self.seconds = 0.0
+        self.model_seconds = 0.0
 
     def run(self, out):
         """Evaluates every video, writing the kept videos' outputs into ``out`` row by row.
@@ -415,7 +420,9 @@ class EvaluationRun:
                     progress.update(extra=f"{len(self.failures)} failed")
                     continue
                 batch, rows = payload
+                called = time.perf_counter()
                 outputs = keras.ops.convert_to_numpy(self.model.predict_on_batch(batch))[:rows]
+                self.model_seconds += time.perf_counter() - called
                 outputs = np.asarray(outputs, np.float32)
                 if not np.isfinite(outputs).all():
                     raise FloatingPointError(

@@ -112,6 +112,7 @@ def test_scores_equal_a_direct_computation_of_the_protocol(folder, model):
     protocol = scores.metadata["protocol"]
     assert protocol["clips_per_video"] == 3 and protocol["resize_to"] == 200 and protocol["image_size"] == [32, 32]
     assert scores.metadata["videos_per_second"] > 0 and scores.metadata["skipped"] == {}
+    assert 0 < scores.metadata["model_seconds"] <= scores.metadata["seconds"]
 
 
 def test_fewer_views_are_the_first_views_and_the_seed_fixes_the_clips(folder, model):
