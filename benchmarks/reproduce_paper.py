@@ -17,14 +17,14 @@ tables shaped like the paper's:
 - the multires speedup measured against full frame;
 - a list of the paper's claims with whether each holds here.
 
-With ``--save-presets weights/`` it also writes the five shipped presets
+With ``--save-presets keras_sportsnet/presets/shipped`` it also writes the five shipped presets
 (single-frame, single-frame multires, early, late and slow fusion) with their
 metrics: this is the one command that retrains every shipped preset.
 
 Usage::
 
     python benchmarks/reproduce_paper.py                          # ~30 min on 2 cores
-    python benchmarks/reproduce_paper.py --save-presets weights/  # and rewrite the shipped presets
+    python benchmarks/reproduce_paper.py --save-presets keras_sportsnet/presets/shipped  # and rewrite the shipped presets
     python benchmarks/reproduce_paper.py --quick                  # a smoke run of a few minutes
 
 The work folder (videos, runs, scores) is kept (``--work``), so a rerun
@@ -253,7 +253,7 @@ def main(argv=None):
                        "speed": speeds, "transfer": transfer["rows"], "claims": claims,
                        "seconds": elapsed}, file, indent=2, default=float)
     if args.save_presets:
-        from keras_sportsnet.presets.hub import shipped_registry_entry
+        from keras_sportsnet.presets.registry import shipped_registry_entry
         from keras_sportsnet.presets.registry import SHIPPED_FILE
         from keras_sportsnet.utils.files import write_json
 
@@ -396,7 +396,7 @@ def _save(model, folder, name, scores, result, settings, class_names, seconds):
         "training": {**recipe(settings).to_dict(), "epochs": len(result["history"]), "best_epoch": result["best_epoch"],
                      "clips_per_video": settings.clips_per_video, "validation_split": 0.15, "seed": settings.seed,
                      "seconds": round(seconds, 1)},
-        "trained_by": "benchmarks/reproduce_paper.py --save-presets weights/",
+        "trained_by": "benchmarks/reproduce_paper.py --save-presets keras_sportsnet/presets/shipped",
         "hardware": f"{os.cpu_count()}-core CPU, no GPU",
     })
     log(f"preset {folder}: check video hit@1 {check:.3f}")

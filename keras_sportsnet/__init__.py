@@ -8,6 +8,7 @@ from keras_sportsnet.layers import SelectFrames
 from keras_sportsnet.models import FUSIONS
 from keras_sportsnet.models import RESOLUTIONS
 from keras_sportsnet.models import TEMPORAL_PLANS
+from keras_sportsnet.models import VideoPreprocessor
 from keras_sportsnet.models import CNNAverage
 from keras_sportsnet.models import EarlyFusion
 from keras_sportsnet.models import LateFusion
@@ -18,9 +19,9 @@ from keras_sportsnet.models import SportsNetVideoClassifier
 from keras_sportsnet.models import build_model
 from keras_sportsnet.models import from_preset
 from keras_sportsnet.models import inflate_weights
+from keras_sportsnet.models import save_preset
 from keras_sportsnet.presets import PresetError
 from keras_sportsnet.presets import list_presets
-from keras_sportsnet.presets import save_preset
 from keras_sportsnet.presets import upload_preset
 from keras_sportsnet.spec import PAPER_SPEC
 from keras_sportsnet.spec import format_spec
@@ -51,6 +52,7 @@ __all__ = [
     "SportsNetBackbone",
     "SportsNetVideoClassifier",
     "TEMPORAL_PLANS",
+    "VideoPreprocessor",
     "__version__",
     "architecture_table",
     "build_model",

@@ -1,8 +1,8 @@
-"""A local Hugging Face Hub for the tests: `keras_sportsnet.presets.local_hub.LocalHub` as a pytest fixture.
+"""A local Hugging Face Hub for the tests: `keras_sportsnet.testing.local_hub.LocalHub` as a pytest fixture.
 
 The server itself (an `olah` server on 127.0.0.1 serving git repos from disk,
 ``offline = true``, publishing = a git commit into its mirror folder) lives in
-the package, `keras_sportsnet.presets.local_hub`, so the tests and the
+the package, `keras_sportsnet.testing.local_hub`, so the tests and the
 tutorial notebooks (notebooks/04_publish_to_hub.ipynb) run the same code; see
 that module for olah's known deviations from the real Hub.
 
@@ -15,12 +15,12 @@ import sys  # noqa: F401  (tests patch hub_server.sys.executable to hide olah)
 
 import pytest
 
-from keras_sportsnet.presets.local_hub import HOST
-from keras_sportsnet.presets.local_hub import READY_REPO
-from keras_sportsnet.presets.local_hub import LocalHub as HubServer
-from keras_sportsnet.presets.local_hub import OlahMissing
-from keras_sportsnet.presets.local_hub import find_olah
-from keras_sportsnet.presets.local_hub import free_port
+from keras_sportsnet.testing.local_hub import HOST
+from keras_sportsnet.testing.local_hub import READY_REPO
+from keras_sportsnet.testing.local_hub import LocalHub as HubServer
+from keras_sportsnet.testing.local_hub import OlahMissing
+from keras_sportsnet.testing.local_hub import find_olah
+from keras_sportsnet.testing.local_hub import free_port
 
 __all__ = ["HOST", "READY_REPO", "HubServer", "OlahMissing", "find_olah", "free_port", "hub_server", "start_server"]
 

@@ -45,7 +45,7 @@ def _demo_video():
 
 def _protocol(weights):
     """The preset's evaluation protocol (``resize_to`` matters: what the model was trained on)."""
-    from keras_sportsnet.presets.hub import resolve_preset
+    from keras_sportsnet.presets.resolve import resolve_preset
 
     preset = resolve_preset(weights)
     if isinstance(preset, str):
@@ -90,7 +90,7 @@ def _predict(args):
 
 
 def _class_names(weights, model):
-    from keras_sportsnet.presets.hub import resolve_preset
+    from keras_sportsnet.presets.resolve import resolve_preset
 
     preset = resolve_preset(weights)
     names = preset.metadata.get("class_names") if not isinstance(preset, str) else None
@@ -138,7 +138,7 @@ def _train_and_save(model, args, recipe, metadata, context=None):
 
     Under a distribution ``context`` every process trains and loads the best weights; the chief alone
     writes the preset (the folder name is returned on every process)."""
-    from keras_sportsnet.presets.store import save_preset
+    from keras_sportsnet.models.loading import save_preset
     from keras_sportsnet.training.trainer import _without_distribution
     from keras_sportsnet.training.trainer import train
 

@@ -1,15 +1,25 @@
-"""keras.applications-style constructors for the paper's four fusion models.
+"""keras.applications-style constructors for the paper's four fusion models, and `from_preset`.
 
-``SingleFrame``, ``EarlyFusion``, ``LateFusion`` and ``SlowFusion`` are one
-function, `build_model`, with the fusion filled in; ``resolution`` picks the
-full-frame, multi-resolution, fovea-only or context-only variant (Table 1).
+``SingleFrame``, ``EarlyFusion``, ``LateFusion`` and ``SlowFusion`` are four
+plain keyword-only functions (each with its own signature and docstring) over
+one builder, `build_model`; ``resolution`` picks the full-frame,
+multi-resolution, fovea-only or context-only variant (Table 1).
+
+The one documented way to get a pretrained model is `from_preset` (the
+classes' ``from_preset`` underneath); the constructors build a fresh model,
+and their ``weights=`` is the keras.applications-style shortcut to the same
+loader.
 """
-
-import functools
 
 from keras_sportsnet.models.backbone import PAPER_SPEC
 from keras_sportsnet.models.backbone import SportsNetBackbone
 from keras_sportsnet.models.classifier import SportsNetVideoClassifier
+from keras_sportsnet.models.loading import ARCHITECTURE_ARGUMENTS
+from keras_sportsnet.models.loading import load_preset
+from keras_sportsnet.models.loading import load_weights_source
+from keras_sportsnet.presets.errors import PresetError
+from keras_sportsnet.presets.folder import LocalPreset
+from keras_sportsnet.presets.resolve import resolve_preset
 
 __all__ = ["build_model", "from_preset", "SingleFrame", "EarlyFusion", "LateFusion", "SlowFusion"]
 
@@ -31,13 +41,14 @@ def build_model(
     frame_stride=None,
     dropout=0.0,
 ):
-    """Builds one of the paper's models (shared body of the four constructors).
+    """Builds one of the paper's models (the shared body of the four constructors).
 
     With ``weights`` naming a preset, the architecture arguments left unset
     (``spec``, ``resolution``, ``input_shape``, ``frame_stride``,
     ``pooling``, ``classes``) are the preset's; arguments you set must agree
     with it (the error names both values), except ``classes``: another class
-    count loads the backbone and builds a new head (transfer learning).
+    count loads the backbone and builds a new head (transfer learning). The
+    model is built once and the weights are read into it.
 
     Args:
         fusion: str. ``"single_frame"``, ``"early"``, ``"late"`` or ``"slow"``.
@@ -46,8 +57,9 @@ def build_model(
             `SportsNetBackbone` alone (clips -> last FC features).
         weights: None (random initialization), a registered preset name (see
             `keras_sportsnet.list_presets`), ``"hf://org/repo[@revision]"``,
-            a local preset folder (`keras_sportsnet.save_preset`), or a local
-            ``.weights.h5`` file saved from the same architecture.
+            a local preset folder (`keras_sportsnet.save_preset`), a local
+            ``.weights.h5`` file saved from the same architecture, or a
+            ``.keras`` file (loaded in safe mode: no code runs).
         input_shape: ``(num_frames, height, width, 3)`` or None for the
             preset's or the paper's clip (e.g. ``(10, 170, 170, 3)`` for slow
             fusion, 178 x 178 frames for the multi-resolution family).
@@ -66,8 +78,7 @@ def build_model(
         dropout: float. Dropout rate before every FC and the predictions layer.
 
     Returns:
-        A `SportsNetVideoClassifier`, or a `SportsNetBackbone` if
-        ``include_top=False``.
+        A `SportsNetVideoClassifier`, or a `SportsNetBackbone` if ``include_top=False``.
 
     Example:
     ```python
@@ -75,16 +86,9 @@ def build_model(
     tuned = build_model("slow", weights="presets/slow_synthetic", classes=5)   # new 5-way head
     ```
     """
-    from keras_sportsnet.presets.hub import resolve_preset
-    from keras_sportsnet.presets.loader import load_preset_weights
-    from keras_sportsnet.presets.loader import load_weights_file
-    from keras_sportsnet.presets.loader import preset_architecture
-    from keras_sportsnet.presets.store import LocalPreset
-
     if not isinstance(include_top, bool):
         raise ValueError(f"`include_top` must be True or False. Received: include_top={include_top!r}")
     num_frames, image_size = _split_input_shape(input_shape)
-    source = weights if weights is None or isinstance(weights, LocalPreset) else resolve_preset(weights)
     architecture = {
         "spec": spec,
         "resolution": resolution,
@@ -93,9 +97,29 @@ def build_model(
         "image_size": image_size,
         "pooling": pooling,
     }
+    source = weights if weights is None or isinstance(weights, LocalPreset) else resolve_preset(weights)
     if isinstance(source, LocalPreset):
-        architecture = preset_architecture(source, fusion, architecture)
-        classes = classes if classes is not None else (source.num_classes or SPORTS1M_CLASSES)
+        return load_preset(
+            source,
+            fusion=fusion,
+            given={key: architecture[key] for key in ARCHITECTURE_ARGUMENTS},
+            include_top=include_top,
+            num_classes=classes,
+            activation=classifier_activation,
+            dropout=dropout,
+            name=name,
+        )
+    if isinstance(source, str) and source.endswith(".keras"):
+        return _from_keras_file(source, fusion, architecture, include_top, classes, classifier_activation, name,
+                                dropout)
+    model = _build(fusion, architecture, include_top, classes, classifier_activation, name, dropout)
+    if source is not None:
+        load_weights_source(model, source)
+    return model
+
+
+def _build(fusion, architecture, include_top, classes, classifier_activation, name, dropout):
+    architecture = dict(architecture)
     architecture["spec"] = architecture["spec"] if architecture["spec"] is not None else PAPER_SPEC
     architecture["resolution"] = architecture["resolution"] or "full"
     classes = SPORTS1M_CLASSES if classes is None else classes
@@ -109,61 +133,106 @@ def build_model(
         **architecture,
     )
     if not include_top:
-        model = backbone
-    else:
-        model = SportsNetVideoClassifier(
-            backbone,
-            num_classes=classes,
-            activation=classifier_activation,
-            dropout=dropout,
-            name=name or default_name,
+        return backbone
+    return SportsNetVideoClassifier(
+        backbone,
+        num_classes=classes,
+        activation=classifier_activation,
+        dropout=dropout,
+        name=name or default_name,
+    )
+
+
+def _from_keras_file(path, fusion, architecture, include_top, classes, classifier_activation, name, dropout):
+    """``weights="model.keras"``: the saved model (safe mode, uncompiled), its backbone reused."""
+    import keras
+
+    try:
+        saved = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:
+        raise PresetError(
+            f"`weights` file {path!r} cannot be loaded as a keras_sportsnet model ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})."
+        ) from None
+    if not isinstance(saved, (SportsNetVideoClassifier, SportsNetBackbone)):
+        raise PresetError(
+            f"`weights` file {path!r} holds a {type(saved).__name__}, not a keras_sportsnet "
+            "SportsNetVideoClassifier or SportsNetBackbone."
         )
-    if isinstance(source, LocalPreset):
-        load_preset_weights(model, source)
-    elif source is not None:
-        load_weights_file(model, source)
+    backbone = saved.backbone if isinstance(saved, SportsNetVideoClassifier) else saved
+    stored = backbone.get_config()
+    if stored["fusion"] != fusion:
+        raise PresetError(
+            f"`weights` file {path!r} holds a {stored['fusion']!r} fusion model, but a {fusion!r} fusion model was "
+            "asked for: use the matching constructor."
+        )
+    for argument, value in architecture.items():
+        saved_value = tuple(stored[argument]) if argument == "image_size" else stored[argument]
+        value = tuple(value) if argument == "image_size" and value is not None else value
+        if value is not None and value != saved_value:
+            raise PresetError(
+                f"`weights` file {path!r} was saved with {argument}={saved_value!r}, but the model asked for has "
+                f"{argument}={value!r}: its weights do not fit."
+            )
+    if dropout != backbone.dropout:
+        rebuilt = SportsNetBackbone.from_config({**stored, "dropout": dropout})
+        rebuilt.set_weights(backbone.get_weights())
+        backbone = rebuilt
+    if not include_top:
+        return backbone
+    same_head = isinstance(saved, SportsNetVideoClassifier) and classes in (None, saved.num_classes)
+    if classes is None and not same_head:
+        classes = SPORTS1M_CLASSES
+    model = SportsNetVideoClassifier(
+        backbone,
+        num_classes=saved.num_classes if same_head else classes,
+        activation=classifier_activation,
+        dropout=dropout,
+        preprocessor=getattr(saved, "preprocessor", None),
+        class_names=saved.class_names if same_head else None,
+        name=name or saved.name,
+    )
+    if same_head:
+        model.get_layer("predictions").set_weights(saved.get_layer("predictions").get_weights())
     return model
 
 
-def from_preset(preset, include_top=True, classes=None, classifier_activation="softmax", name=None, dropout=0.0):
-    """Builds the model a preset was saved from, with its weights.
+def from_preset(preset, include_top=True, classes=None, classifier_activation="__preset__", name=None, dropout=None):
+    """The model a preset holds, with its weights: the one documented way to get a pretrained model.
+
+    ``SportsNetVideoClassifier.from_preset`` (or, with ``include_top=False``,
+    ``SportsNetBackbone.from_preset``) under a keras.applications-style
+    signature.
 
     Args:
-        preset: a registered preset name, ``"hf://org/repo[@revision]"`` or a
-            local preset folder.
+        preset: a registered preset name (`keras_sportsnet.list_presets`),
+            ``"hf://org/repo[@revision]"`` or a local preset folder.
         include_top: bool. False: the backbone alone.
-        classes: int or None. None: the preset's classes; another number loads
-            the backbone and builds a new, untrained head.
-        classifier_activation: activation of the ``predictions`` layer.
+        classes: int or None. None: the preset's classes (and class names);
+            another number loads the backbone and builds a new, untrained head.
+        classifier_activation: activation of the ``predictions`` layer (default: the preset's).
         name: str or None.
-        dropout: float. Dropout before every FC and the predictions layer.
+        dropout: float or None. Dropout before every FC and the predictions layer (default: the preset's).
 
     Returns:
-        A `SportsNetVideoClassifier` (or `SportsNetBackbone`).
+        A `SportsNetVideoClassifier` (or `SportsNetBackbone`), with ``preprocessor`` and ``class_names``.
 
     Example:
     ```python
+    model = keras_sportsnet.from_preset("slow_fusion_synthetic")
     model = keras_sportsnet.from_preset("hf://my-org/slow-fusion-ucf101@v1")
     ucf = keras_sportsnet.from_preset("presets/slow_synthetic", classes=101)   # fine-tune from here
     ```
     """
-    from keras_sportsnet.presets.hub import resolve_preset
-    from keras_sportsnet.presets.store import LocalPreset
-
-    source = resolve_preset(preset)
-    if not isinstance(source, LocalPreset):
-        raise ValueError(
-            f"`preset` must be a preset name, an hf:// handle or a preset folder; a bare weights file "
-            f"({source}) has no config: pass it as `weights=` to the constructor of its architecture."
-        )
-    return build_model(
-        source.backbone_config["fusion"],
+    return load_preset(
+        preset,
         include_top=include_top,
-        weights=source,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        name=name,
+        num_classes=classes,
+        activation=classifier_activation,
         dropout=dropout,
+        name=name,
     )
 
 
@@ -179,48 +248,200 @@ def _split_input_shape(input_shape):
     return shape[0], shape[1:3]
 
 
-def _constructor(fusion, paper_name, clip):
-    @functools.wraps(build_model)
-    def constructor(
-        include_top=True,
-        weights=None,
-        input_shape=None,
-        pooling=None,
-        classes=None,
-        classifier_activation="softmax",
-        name=None,
-        *,
-        resolution=None,
-        spec=None,
-        frame_stride=None,
-        dropout=0.0,
-    ):
-        return build_model(
-            fusion,
-            include_top=include_top,
-            weights=weights,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            name=name,
-            resolution=resolution,
-            spec=spec,
-            frame_stride=frame_stride,
-            dropout=dropout,
-        )
+def SingleFrame(
+    *,
+    include_top=True,
+    weights=None,
+    input_shape=None,
+    pooling=None,
+    classes=None,
+    classifier_activation="softmax",
+    name=None,
+    resolution=None,
+    spec=None,
+    frame_stride=None,
+    dropout=0.0,
+):
+    """The paper's Single-Frame model: one frame per clip, 2-D convolutions (Sec. 3.1).
 
-    constructor.__name__ = constructor.__qualname__ = paper_name
-    constructor.__doc__ = (
-        f"The paper's {paper_name} model ({clip}); see `build_model` for the arguments.\n\n"
-        f"Example:\n```python\nmodel = keras_sportsnet.{paper_name}(weights=None)\n"
-        f"small = keras_sportsnet.{paper_name}(resolution=\"multires\", classes=101)\n```\n"
+    With ``resolution="multires"`` it is the paper's "Single-Frame + Multires"
+    (context and fovea streams of 89 x 89 from 178 x 178 frames); ``"fovea"``
+    and ``"context"`` give one stream alone. All arguments are keyword-only
+    and mean what they mean for `build_model`.
+
+    Args:
+        include_top: bool. False: the `SportsNetBackbone` alone.
+        weights: None, a preset name, ``"hf://org/repo[@revision]"``, a preset
+            folder, or a ``.weights.h5``/``.keras`` file.
+        input_shape: ``(1, height, width, 3)`` or None (``(1, 170, 170, 3)``; 178 for multires).
+        pooling: None/``"flatten"``, ``"avg"`` or ``"max"``.
+        classes: int or None (the preset's, else 487).
+        classifier_activation: ``"softmax"``, None or another Keras activation.
+        name: str or None.
+        resolution: ``"full"``, ``"multires"``, ``"fovea"``, ``"context"`` or None.
+        spec: str or None. The layer shorthand (default `PAPER_SPEC`).
+        frame_stride: int or None.
+        dropout: float. Dropout before every FC and the predictions layer.
+
+    Returns:
+        `SportsNetVideoClassifier` (or `SportsNetBackbone`).
+
+    Example:
+    ```python
+    model = keras_sportsnet.SingleFrame()                                  # 73.9 M parameters, 487 classes
+    small = keras_sportsnet.SingleFrame(resolution="multires", classes=101)
+    tuned = keras_sportsnet.SingleFrame(weights="single_frame_synthetic")
+    ```
+    """
+    return build_model(
+        "single_frame", include_top=include_top, weights=weights, input_shape=input_shape, pooling=pooling,
+        classes=classes, classifier_activation=classifier_activation, name=name, resolution=resolution,
+        spec=spec, frame_stride=frame_stride, dropout=dropout,
     )
-    del constructor.__wrapped__
-    return constructor
 
 
-SingleFrame = _constructor("single_frame", "SingleFrame", "one frame per clip")
-EarlyFusion = _constructor("early", "EarlyFusion", "10 consecutive frames, conv1 spans all 10")
-LateFusion = _constructor("late", "LateFusion", "2 frames 15 apart through shared towers")
-SlowFusion = _constructor("slow", "SlowFusion", "10 frames fused 10 -> 4 -> 2 -> 1")
+def EarlyFusion(
+    *,
+    include_top=True,
+    weights=None,
+    input_shape=None,
+    pooling=None,
+    classes=None,
+    classifier_activation="softmax",
+    name=None,
+    resolution=None,
+    spec=None,
+    frame_stride=None,
+    dropout=0.0,
+):
+    """The paper's Early Fusion model: 10 consecutive frames, conv1 spans all 10 (11 x 11 x 3 x 10 filters).
+
+    All arguments are keyword-only and mean what they mean for `build_model`.
+
+    Args:
+        include_top: bool. False: the `SportsNetBackbone` alone.
+        weights: None, a preset name, ``"hf://org/repo[@revision]"``, a preset
+            folder, or a ``.weights.h5``/``.keras`` file.
+        input_shape: ``(frames, height, width, 3)`` or None (``(10, 170, 170, 3)``).
+        pooling: None/``"flatten"``, ``"avg"`` or ``"max"``.
+        classes: int or None (the preset's, else 487).
+        classifier_activation: ``"softmax"``, None or another Keras activation.
+        name: str or None.
+        resolution: ``"full"``, ``"multires"``, ``"fovea"``, ``"context"`` or None.
+        spec: str or None. The layer shorthand (default `PAPER_SPEC`).
+        frame_stride: int or None.
+        dropout: float. Dropout before every FC and the predictions layer.
+
+    Returns:
+        `SportsNetVideoClassifier` (or `SportsNetBackbone`).
+
+    Example:
+    ```python
+    model = keras_sportsnet.EarlyFusion()                                 # 74.2 M parameters
+    tuned = keras_sportsnet.EarlyFusion(weights="early_fusion_synthetic")
+    ```
+    """
+    return build_model(
+        "early", include_top=include_top, weights=weights, input_shape=input_shape, pooling=pooling,
+        classes=classes, classifier_activation=classifier_activation, name=name, resolution=resolution,
+        spec=spec, frame_stride=frame_stride, dropout=dropout,
+    )
+
+
+def LateFusion(
+    *,
+    include_top=True,
+    weights=None,
+    input_shape=None,
+    pooling=None,
+    classes=None,
+    classifier_activation="softmax",
+    name=None,
+    resolution=None,
+    spec=None,
+    frame_stride=None,
+    dropout=0.0,
+):
+    """The paper's Late Fusion model: 2 frames 15 apart through shared single-frame towers, merged at FC6.
+
+    All arguments are keyword-only and mean what they mean for `build_model`.
+
+    Args:
+        include_top: bool. False: the `SportsNetBackbone` alone.
+        weights: None, a preset name, ``"hf://org/repo[@revision]"``, a preset
+            folder, or a ``.weights.h5``/``.keras`` file.
+        input_shape: ``(2, height, width, 3)`` or None (``(2, 170, 170, 3)``).
+        pooling: None/``"flatten"``, ``"avg"`` or ``"max"``.
+        classes: int or None (the preset's, else 487).
+        classifier_activation: ``"softmax"``, None or another Keras activation.
+        name: str or None.
+        resolution: ``"full"``, ``"multires"``, ``"fovea"``, ``"context"`` or None.
+        spec: str or None. The layer shorthand (default `PAPER_SPEC`).
+        frame_stride: int or None (15: the frames are 15 apart in the video).
+        dropout: float. Dropout before every FC and the predictions layer.
+
+    Returns:
+        `SportsNetVideoClassifier` (or `SportsNetBackbone`).
+
+    Example:
+    ```python
+    model = keras_sportsnet.LateFusion()                                  # 125.3 M parameters
+    tuned = keras_sportsnet.LateFusion(weights="late_fusion_synthetic")
+    ```
+    """
+    return build_model(
+        "late", include_top=include_top, weights=weights, input_shape=input_shape, pooling=pooling,
+        classes=classes, classifier_activation=classifier_activation, name=name, resolution=resolution,
+        spec=spec, frame_stride=frame_stride, dropout=dropout,
+    )
+
+
+def SlowFusion(
+    *,
+    include_top=True,
+    weights=None,
+    input_shape=None,
+    pooling=None,
+    classes=None,
+    classifier_activation="softmax",
+    name=None,
+    resolution=None,
+    spec=None,
+    frame_stride=None,
+    dropout=0.0,
+):
+    """The paper's Slow Fusion model: 10 frames fused gradually, 10 -> 4 -> 2 -> 1 over conv1-3.
+
+    The paper's best single network. With ``resolution="multires"`` it is
+    "Slow Fusion + Multires". All arguments are keyword-only and mean what
+    they mean for `build_model`.
+
+    Args:
+        include_top: bool. False: the `SportsNetBackbone` alone.
+        weights: None, a preset name, ``"hf://org/repo[@revision]"``, a preset
+            folder, or a ``.weights.h5``/``.keras`` file.
+        input_shape: ``(frames, height, width, 3)`` or None (``(10, 170, 170, 3)``; 178 for multires).
+        pooling: None/``"flatten"``, ``"avg"`` or ``"max"``.
+        classes: int or None (the preset's, else 487).
+        classifier_activation: ``"softmax"``, None or another Keras activation.
+        name: str or None.
+        resolution: ``"full"``, ``"multires"``, ``"fovea"``, ``"context"`` or None.
+        spec: str or None. The layer shorthand (default `PAPER_SPEC`).
+        frame_stride: int or None.
+        dropout: float. Dropout before every FC and the predictions layer.
+
+    Returns:
+        `SportsNetVideoClassifier` (or `SportsNetBackbone`).
+
+    Example:
+    ```python
+    model = keras_sportsnet.SlowFusion()                                  # 75.5 M parameters
+    small = keras_sportsnet.SlowFusion(resolution="multires", classes=101)
+    tuned = keras_sportsnet.SlowFusion(weights="slow_fusion_synthetic")
+    ```
+    """
+    return build_model(
+        "slow", include_top=include_top, weights=weights, input_shape=input_shape, pooling=pooling,
+        classes=classes, classifier_activation=classifier_activation, name=name, resolution=resolution,
+        spec=spec, frame_stride=frame_stride, dropout=dropout,
+    )

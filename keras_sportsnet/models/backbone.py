@@ -26,6 +26,7 @@ __all__ = [
     "POOLINGS",
     "TEMPORAL_PLANS",
     "PIXEL_MEAN",
+    "estimate_parameter_count",
 ]
 
 FUSIONS = ("single_frame", "early", "late", "slow")
@@ -239,6 +240,40 @@ class SportsNetBackbone(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
+    # ---------------------------------------------------------------- presets
+    @classmethod
+    def from_preset(cls, preset, *, load_weights=True, **kwargs):
+        """The backbone of a preset (a classifier's or a backbone's), built once, its weights read into it.
+
+        Args:
+            preset: a registered preset name, ``"hf://org/repo[@revision]"`` or a preset folder.
+            load_weights: bool. False: the architecture only, randomly initialised.
+            **kwargs: ``dropout``, ``name``.
+
+        Returns:
+            `SportsNetBackbone`.
+
+        Example:
+        ```python
+        features = SportsNetBackbone.from_preset("slow_fusion_synthetic")
+        ```
+        """
+        from keras_sportsnet.models.loading import load_backbone
+
+        return load_backbone(preset, load_weights=load_weights, **kwargs)
+
+    def save_to_preset(self, directory, *, metadata=None, overwrite=False, preprocessor=None):
+        """Saves this backbone as a preset folder (see `keras_sportsnet.save_preset`).
+
+        Example:
+        ```python
+        backbone.save_to_preset("presets/slow_features")
+        ```
+        """
+        from keras_sportsnet.models.loading import save_preset
+
+        return save_preset(self, directory, metadata=metadata, overwrite=overwrite, preprocessor=preprocessor)
+
 
 # --- helpers (keras-hub style: module level, below the class) ---------------
 
@@ -361,10 +396,16 @@ def _temporal_plan(plan, num_frames, trunk):
     return temporal
 
 
-def _check_trunk_fits(trunk, temporal, num_frames, image_size, spec, stream):
-    """Raises a clear error if the clip shrinks to nothing inside the trunk."""
+def _check_trunk_fits(trunk, temporal, num_frames, image_size, spec, stream, channels=3):
+    """Raises a clear error if the clip shrinks to nothing inside the trunk.
+
+    Returns:
+        ``(time, height, width, channels, parameters)``: the trunk's output map
+        and its convolutions' parameter count (analytic, nothing is built).
+    """
     time, height, width = num_frames, *image_size
     conv_index = 0
+    parameters = 0
     for index, layer in trunk:
         if isinstance(layer, Conv):
             t_kernel, t_stride = temporal[conv_index]
@@ -387,8 +428,61 @@ def _check_trunk_fits(trunk, temporal, num_frames, image_size, spec, stream):
                     )
                 height = (height - layer.kernel_size) // layer.strides + 1
                 width = (width - layer.kernel_size) // layer.strides + 1
+            parameters += t_kernel * layer.kernel_size**2 * channels * layer.filters + layer.filters
+            channels = layer.filters
         elif isinstance(layer, Pool):
             height, width = math.ceil(height / 2), math.ceil(width / 2)
+    return time, height, width, channels, parameters
+
+
+def estimate_parameter_count(
+    spec=PAPER_SPEC,
+    fusion="slow",
+    resolution="full",
+    num_frames=None,
+    image_size=None,
+    pooling=None,
+    num_classes=None,
+):
+    """The parameter count of a `SportsNetBackbone` (plus a ``num_classes`` head), computed without building it.
+
+    Used to refuse absurd configurations (e.g. in a hostile preset) before
+    any memory is allocated.
+
+    Args:
+        spec, fusion, resolution, num_frames, image_size, pooling: as for `SportsNetBackbone`.
+        num_classes: int or None. Adds a ``Dense(num_classes)`` head.
+
+    Returns:
+        int.
+
+    Example:
+    >>> estimate_parameter_count(fusion="slow", num_classes=487)
+    75511751
+    """
+    check_choice("fusion", fusion, FUSIONS)
+    check_choice("resolution", resolution, RESOLUTIONS)
+    check_choice("pooling", pooling, POOLINGS)
+    trunk, dense = split_spec(parse_spec(spec))
+    plan = TEMPORAL_PLANS[fusion]
+    num_frames = _positive_int("num_frames", num_frames, plan["num_frames"])
+    if image_size is None:
+        image_size = MULTIRES_FRAME_SIZE if resolution != "full" else FULL_FRAME_SIZE
+    image_size = _image_size(image_size)
+    temporal = _temporal_plan(plan, num_frames, trunk)
+    total, features = 0, 0
+    for stream_name, (stream_size, stream_trunk) in _stream_plan(resolution, image_size, trunk).items():
+        time, height, width, channels, parameters = _check_trunk_fits(
+            stream_trunk, temporal, num_frames, stream_size, spec, stream_name
+        )
+        total += parameters
+        features += channels if pooling in ("avg", "max") else time * height * width * channels
+    for layer in dense:
+        total += features * layer.units + layer.units
+        features = layer.units
+    if num_classes is not None:
+        total += features * num_classes + num_classes
+    return total
 
 
 def _positive_int(argument, value, default):

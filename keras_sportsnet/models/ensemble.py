@@ -3,12 +3,15 @@
 import keras
 
 from keras_sportsnet.layers import SelectFrames
+from keras_sportsnet.models.preprocessor import VideoPreprocessor
+from keras_sportsnet.models.preprocessor import default_resize_to
+from keras_sportsnet.models.task import VideoTask
 
 __all__ = ["CNNAverage"]
 
 
 @keras.saving.register_keras_serializable(package="keras_sportsnet")
-class CNNAverage(keras.Model):
+class CNNAverage(VideoTask, keras.Model):
     """Mean of the members' class probabilities on one clip.
 
     The paper's "CNN Average (Single+Early+Late+Slow)" averages the predictions
@@ -17,6 +20,13 @@ class CNNAverage(keras.Model):
     (16 frames for the paper's four) and hands each member its own frames,
     centred in that clip. Members whose frames are smaller than the largest
     get a centre crop (e.g. 178 -> 170 when mixing multires and full-frame).
+
+    Members may share a name (two `SlowFusion` models, the common case): the
+    ensemble renames the later ones (``slow_fusion`` -> ``slow_fusion_2``),
+    since the layers of one model need distinct names. Like every classifier
+    it has a ``preprocessor`` (for its own clip; ``resize_to`` the members'
+    when they agree, else 200) and ``class_names`` (the members' when they
+    agree), takes raw clips and accepts a `VideoDataset`.
 
     Args:
         members: list of classifiers (`SportsNetVideoClassifier` or any model
@@ -45,14 +55,14 @@ class CNNAverage(keras.Model):
                     "has no `clip_geometry`; use keras_sportsnet classifiers."
                 )
             geometries.append(geometry)
-        num_classes = {member.name: member.output.shape[-1] for member in members}
-        if len(set(num_classes.values())) != 1:
+        num_classes = [(member.name, member.output.shape[-1]) for member in members]
+        if len({count for _, count in num_classes}) != 1:
             raise ValueError(
                 f"`members` must predict the same number of classes. Received: {num_classes}"
             )
-        names = [member.name for member in members]
-        if len(set(names)) != len(names):
-            raise ValueError(f"`members` must have distinct names. Received: {names}")
+        if len({id(member) for member in members}) != len(members):
+            raise ValueError("`members` must be distinct models (the same model object appears twice).")
+        _unique_names(members)
         spans = [(g["num_frames"] - 1) * g["frame_stride"] + 1 for g in geometries]
         total = max(spans)
         height = max(g["image_size"][0] for g in geometries)
@@ -82,6 +92,11 @@ class CNNAverage(keras.Model):
         # === Config ===
         self.members = members
         self._clip_geometry = {"num_frames": total, "frame_stride": 1, "image_size": (height, width)}
+        self.class_names = _shared([getattr(m, "class_names", None) for m in members])
+        resize_to = _shared([getattr(getattr(m, "preprocessor", None), "resize_to", None) for m in members])
+        if resize_to is None or max(_pair(resize_to)) < max(height, width):
+            resize_to = default_resize_to((height, width))
+        self.preprocessor = VideoPreprocessor.for_geometry(self._clip_geometry, resize_to=resize_to)
 
     @property
     def clip_geometry(self):
@@ -103,3 +118,32 @@ class CNNAverage(keras.Model):
             for m in config["members"]
         ]
         return cls(**config)
+
+
+def _unique_names(members):
+    """Renames members whose name an earlier member has (``x`` -> ``x_2``, ``x_3``...)."""
+    taken = set()
+    for member in members:
+        name, index = member.name, 1
+        while name in taken:
+            index += 1
+            name = f"{member.name}_{index}"
+        if name != member.name:
+            member.name = name
+        taken.add(name)
+
+
+def _shared(values):
+    """The common value of ``values`` when all are equal and not None, else None."""
+    first = values[0] if values else None
+    if first is None or any(value is None or list(_as_list(value)) != list(_as_list(first)) for value in values):
+        return None
+    return list(first) if isinstance(first, (list, tuple)) and not isinstance(first, str) else first
+
+
+def _as_list(value):
+    return value if isinstance(value, (list, tuple)) else [value]
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
