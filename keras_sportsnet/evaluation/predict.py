@@ -194,7 +194,7 @@ def predict_video(
             ``hf://`` address (loaded with `keras_sportsnet.from_preset`).
         top_k: int >= 1. Classes per video (at most the model's class count).
         clips_per_video, views, resize_to: None for the preprocessor's value;
-            an explicit value that disagrees is used, with a `UserWarning`.
+            a ``resize_to`` that disagrees with it is used, with a `UserWarning`.
         seed: int. Clip positions are a pure function of ``(seed, position
             of the video in the list)``.
         batch_size: int. Views per model call.

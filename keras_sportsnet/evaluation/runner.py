@@ -80,7 +80,7 @@ def evaluate_videos(
     The protocol's defaults come from ``model.preprocessor`` (what the model
     was trained with: e.g. ``resize_to=64`` for the shipped presets); without
     one, the paper's 20 clips x 4 views at ``resize_to=200``. An explicit
-    argument that disagrees with the preprocessor is used, with a
+    ``resize_to`` that disagrees with the preprocessor is used, with a
     `UserWarning` naming both values.
 
     Args:

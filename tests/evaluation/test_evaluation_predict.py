@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -89,8 +90,12 @@ def test_arguments_are_checked(folder, model):
         predict_video(str(folder), model=3)
     with pytest.raises(ValueError, match="does not exist"):
         predict_video("no/such/video.mp4", model=model)
-    with pytest.warns(UserWarning, match=r"`views=4` disagrees with the model's preprocessor \(views=2"):
-        predict_video(ksn.data.read_video_folder(str(folder)).paths[0], model=model, views=4)
+    video = ksn.data.read_video_folder(str(folder)).paths[0]
+    with pytest.warns(UserWarning, match=r"`resize_to=40` disagrees with the model's preprocessor \(resize_to=200"):
+        predict_video(video, model=Named(model._model, resize_to=200), resize_to=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fewer clips or views: the protocol's speed trade-off, no warning
+        predict_video(video, model=model, views=4, clips_per_video=1)
 
 
 def test_the_result_reads_well_and_is_frozen():
@@ -121,3 +126,32 @@ def test_decode_predictions_names_the_top_classes_of_raw_outputs(model):
         decode_predictions([[np.nan, 1.0]])
     with pytest.raises(ValueError, match="`top` must be an int >= 1"):
         decode_predictions(probabilities, top=0)
+
+
+@pytest.fixture(scope="module")
+def demo_video(tmp_path_factory):
+    """The README's demo video, rendered as ``keras-sportsnet predict --demo`` renders it."""
+    from keras_sportsnet.datasets.synthetic_sports import synthetic_sports
+
+    data = synthetic_sports(1, classes=["gym_roll_fast"], num_frames=40, size=64, seed=2026)
+    return data.write(str(tmp_path_factory.mktemp("demo"))).paths[0]
+
+
+def test_the_shipped_preset_scores_the_demo_video_as_the_command_line_does(demo_video, tmp_path):
+    from keras_sportsnet.cli import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the preprocessor's protocol, no disagreeing argument
+        prediction = predict_video(demo_video, model="slow_fusion_synthetic")[0]
+        model = ksn.from_preset("slow_fusion_synthetic")
+        scores = ksn.evaluate_videos(model, [demo_video], verbose=False)
+    assert scores.metadata["protocol"]["resize_to"] == 64 and scores.logits.shape[1:3] == (20, 4)
+    assert prediction.label == "gym_roll_fast" and prediction.probability == pytest.approx(0.988, abs=5e-4)
+    assert scores.video_scores()[0].max() == pytest.approx(prediction.probability, abs=1e-9)
+    out = tmp_path / "cli.json"
+    assert main(["predict", demo_video, "--json", str(out), "--quiet"]) == 0
+    top = json.loads(out.read_text())[0]["top"][0]
+    assert top["class"] == "gym_roll_fast" and top["probability"] == pytest.approx(prediction.probability, abs=1e-9)
+    # The old default (resize_to=200, not what the preset was trained with) scored 0.444: now a warning.
+    with pytest.warns(UserWarning, match=r"`resize_to=200` disagrees .* \(resize_to=64"):
+        assert predict_video(demo_video, model=model, resize_to=200)[0].probability < 0.6

@@ -169,13 +169,18 @@ def test_defaults_come_from_the_preprocessor_and_a_disagreeing_argument_warns(fo
         scores = evaluate_videos(stand_in, str(folder), verbose=False)
     assert scores.logits.shape == (6, 2, 3, 3)
     assert scores.metadata["protocol"]["resize_to"] == 40
-    explicit = evaluate_videos(model, str(folder), clips_per_video=2, views=3, resize_to=40, verbose=False)
+    with pytest.warns(UserWarning, match=r"`resize_to=40` disagrees .* \(resize_to=200"):  # its own preprocessor's
+        explicit = evaluate_videos(model, str(folder), clips_per_video=2, views=3, resize_to=40, verbose=False)
     np.testing.assert_array_equal(scores.logits, explicit.logits)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fewer clips or views: the protocol's speed trade-off, no warning
+        fewer = evaluate_videos(stand_in, str(folder), clips_per_video=1, views=1, verbose=False)
+    assert fewer.logits.shape == (6, 1, 1, 3)
     with pytest.warns(UserWarning, match=r"`resize_to=200` disagrees with the model's preprocessor \(resize_to=40") as caught:
         other = evaluate_videos(stand_in, str(folder), resize_to=200, verbose=False)
     assert caught[0].filename == __file__  # the warning points at the caller's line
     assert other.metadata["protocol"]["resize_to"] == 200 and not np.allclose(other.logits, scores.logits)
-    # Without a preprocessor: the paper's protocol.
+    # A model built from scratch: its default preprocessor, the paper's protocol.
     protocol = EvaluationProtocol.for_model(model)
     assert (protocol.clips_per_video, protocol.views, protocol.resize_to) == (20, 4, (200, 200))
     with pytest.raises(ValueError, match=r"`resize_to` must be at least the model's frame size \(32, 32\)"):
