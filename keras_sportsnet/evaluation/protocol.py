@@ -90,21 +90,27 @@ def _geometry(model, config):
     return geometry
 
 
-def _choose(argument, explicit, config, default, stacklevel, warn=False):
-    """The explicit value (with ``warn``, a warning when it disagrees with the preprocessor's), else the preprocessor's, else the default."""
+def _choose(argument, explicit, config, default):
+    """The explicit value, else the preprocessor's, else the default."""
     preset = config.get(argument)
     if isinstance(preset, list):
         preset = tuple(preset)
     if explicit is None:
         return default if preset is None else preset
-    if warn and preset is not None and _normalised(explicit) != _normalised(preset):
+    return explicit
+
+
+def _warn_if_disagreeing(argument, explicit, config, stacklevel):
+    preset = config.get(argument)
+    if isinstance(preset, list):
+        preset = tuple(preset)
+    if explicit is not None and preset is not None and _normalised(explicit) != _normalised(preset):
         warnings.warn(
             f"`{argument}={explicit!r}` disagrees with the model's preprocessor ({argument}={preset!r}, what the "
             f"model expects); using {argument}={explicit!r}. Leave `{argument}` out to use the preprocessor's value.",
             UserWarning,
             stacklevel=stacklevel + 1,
         )
-    return explicit
 
 
 def _normalised(value):
@@ -215,16 +221,17 @@ class EvaluationProtocol:
         ```
         """
         config = preprocessor_config(model)
-        level = stacklevel + 1
-        return cls(
+        protocol = cls(
             geometry=_geometry(model, config),
-            clips_per_video=_choose("clips_per_video", clips_per_video, config, PAPER_CLIPS_PER_VIDEO, level),
-            views=_choose("views", views, config, PAPER_VIEWS, level),
-            resize_to=_choose("resize_to", resize_to, config, PAPER_RESIZE, level, warn=True),
-            aggregation=_choose("aggregation", aggregation, config, "mean_probability", level),
+            clips_per_video=_choose("clips_per_video", clips_per_video, config, PAPER_CLIPS_PER_VIDEO),
+            views=_choose("views", views, config, PAPER_VIEWS),
+            resize_to=_choose("resize_to", resize_to, config, PAPER_RESIZE),
+            aggregation=_choose("aggregation", aggregation, config, "mean_probability"),
             seed=seed,
             short_video_policy=short_video_policy,
         )
+        _warn_if_disagreeing("resize_to", resize_to, config, stacklevel + 1)
+        return protocol
 
     @property
     def short_side(self):

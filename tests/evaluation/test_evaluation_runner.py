@@ -104,7 +104,8 @@ def test_scores_equal_a_direct_computation_of_the_protocol(folder, model):
         np.testing.assert_allclose(scores.logits[index], _direct(model, videos.paths[index], index, 3, 4, 5),
                                    rtol=1e-4, atol=1e-5)
     # Frames larger than resize_to are scaled down while decoding (short side 40): the same as the direct path.
-    small = evaluate_videos(model, str(folder), clips_per_video=2, views=4, seed=5, resize_to=40, verbose=False)
+    with pytest.warns(UserWarning, match="resize_to=40"):
+        small = evaluate_videos(model, str(folder), clips_per_video=2, views=4, seed=5, resize_to=40, verbose=False)
     np.testing.assert_allclose(small.logits[1], _direct(model, videos.paths[1], 1, 2, 4, 5, resize_to=40),
                                rtol=1e-4, atol=1e-5)
     metrics = scores.metrics()
