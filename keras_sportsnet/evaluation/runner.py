@@ -397,6 +397,7 @@ class EvaluationRun:
         Returns:
             The number of rows written.
         """
+        self.kept, self.failures, self.model_seconds = [], {}, 0.0
         stop = threading.Event()
         per_video = self.protocol.views_per_video
         probabilities = _outputs_probabilities(self.model)
