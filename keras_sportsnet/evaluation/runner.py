@@ -569,7 +569,12 @@ def _num_classes(model):
 
 
 def _outputs_probabilities(model):
-    return getattr(model, "activation", None) == "softmax"
+    """Whether the model outputs probabilities (a softmax head, or an ensemble averaging such members)."""
+    activation = getattr(model, "activation", None)
+    if activation is not None:
+        return activation == "softmax"
+    members = getattr(model, "members", None)
+    return bool(members) and all(_outputs_probabilities(member) for member in members)
 
 
 def _model_class_names(model, num_classes):

@@ -116,6 +116,17 @@ def test_scores_equal_a_direct_computation_of_the_protocol(folder, model):
     assert 0 < scores.metadata["model_seconds"] <= scores.metadata["seconds"]
 
 
+def test_an_ensemble_of_softmax_models_is_scored_as_probabilities(folder, model):
+    other = ksn.SlowFusion(spec=SPEC, input_shape=(10, 32, 32, 3), classes=3)
+    ensemble = ksn.CNNAverage([model, other])
+    scores = evaluate_videos(ensemble, str(folder), clips_per_video=2, views=2, verbose=False)
+    assert scores.metadata["outputs"] == "log-probabilities"
+    np.testing.assert_allclose(np.exp(scores.logits).sum(axis=-1), 1.0, rtol=1e-5)
+    one = evaluate_videos(model, str(folder), clips_per_video=2, views=2, verbose=False)
+    two = evaluate_videos(other, str(folder), clips_per_video=2, views=2, verbose=False)
+    np.testing.assert_allclose(np.exp(scores.logits), (np.exp(one.logits) + np.exp(two.logits)) / 2, atol=1e-5)
+
+
 def test_fewer_views_are_the_first_views_and_the_seed_fixes_the_clips(folder, model):
     four = evaluate_videos(model, str(folder), clips_per_video=2, views=4, seed=1, verbose=False)
     two = evaluate_videos(model, str(folder), clips_per_video=2, views=2, seed=1, batch_size=3, workers=1,
