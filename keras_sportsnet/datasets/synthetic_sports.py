@@ -605,8 +605,8 @@ def render_video(
     Args:
         class_name: str. A class of `class_set` (see `class_descriptions`).
         index: int >= 0. Index of the video within its class.
-        class_set, num_frames, size, seed, camera_pan, camera_zoom, clutter,
-            lighting: as in `synthetic_sports`.
+        class_set, num_frames, size, seed, camera_pan, camera_zoom, clutter, lighting:
+            as in `synthetic_sports`.
 
     Returns:
         uint8 array ``(num_frames, size, size, 3)``.
@@ -644,9 +644,8 @@ def iter_videos(
     seed, so a subset gives exactly the videos of the full dataset.
 
     Args:
-        num_videos_per_class, class_set, classes, num_frames, size, seed,
-            camera_pan, camera_zoom, clutter, lighting, label_noise: as in
-            `synthetic_sports`.
+        num_videos_per_class, class_set, classes, num_frames, size, seed, camera_pan, camera_zoom, clutter, lighting, label_noise:
+            as in `synthetic_sports`.
         positions: None (all videos) or an iterable of dataset indices in
             ``[0, num_classes * num_videos_per_class)``, yielded in that order.
 

@@ -90,9 +90,9 @@ class VideoScores:
             ``clip_hit@1`` is NaN.
 
     Attributes:
-        logits, labels, class_names (tuple), video_ids (tuple), valid (None
-        or bool array), metadata (dict), clip_level; `num_videos`,
-        `num_clips`, `num_views`, `num_classes`.
+        logits, labels, class_names, video_ids, valid, metadata, clip_level:
+            the constructor arguments (tuples for `class_names` and
+            `video_ids`); also `num_videos`, `num_clips`, `num_views`, `num_classes`.
 
     Example:
     >>> logits = np.zeros((2, 3, 4, 5), "float32"); logits[0, ..., 1] = 1; logits[1, ..., 3] = 1
