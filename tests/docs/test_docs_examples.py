@@ -27,15 +27,10 @@ SLOW = "<!-- docs-test: slow -->"
 # They must fail until the API lands (strict xfail: a block that starts passing fails the test, so the entry is
 # removed then). The lead empties this list when the parts are merged.
 PENDING = {
-    ("README.md", 'predictions = ksn.predict_video("clip.mp4", model="slow_fusion_synthetic")'): "predict_video",
-    ("README.md", 'model = ksn.SlowFusion(weights="slow_fusion_synthetic")'): "class_names, predict_video",
     ("README.md", 'train, val = ksn.data.video_dataset_from_directory('): "VideoDataset.num_classes",
     ("docs/data.md", "inputs = keras.Input("): "keras_sportsnet.transforms",
     ("docs/data.md", "ds = ksn.data.video_dataset_from_directory(\"my_videos/\", model=model, batch_size=4, seed=0)\n"
                      "ds.num_classes"): "VideoDataset",
-    ("docs/evaluation.md", 'predictions = ksn.predict_video('): "predict_video",
-    ("docs/evaluation.md", "model = ksn.SlowFusion(weights=\"slow_fusion_synthetic\")"): "predict_video",
-    ("docs/evaluation.md", "clip = ksn.data.read_clip(\"clip.mp4\", range(10))"): "decode_predictions",
     ("docs/transfer.md", "sports = ksn.from_preset("): "VideoDataset.num_classes",
 }
 
