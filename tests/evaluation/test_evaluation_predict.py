@@ -155,3 +155,22 @@ def test_the_shipped_preset_scores_the_demo_video_as_the_command_line_does(demo_
     # The old default (resize_to=200, not what the preset was trained with) scored 0.444: now a warning.
     with pytest.warns(UserWarning, match=r"`resize_to=200` disagrees .* \(resize_to=64"):
         assert predict_video(demo_video, model=model, resize_to=200)[0].probability < 0.6
+
+
+@pytest.mark.slow
+def test_the_real_video_corpus_gives_one_answer_per_file(real_videos, model):
+    from keras_sportsnet.evaluation import EvaluationProtocol
+    from keras_sportsnet.evaluation.runner import decode_video
+
+    names = sorted(real_videos)
+    paths = [real_videos[name] for name in names]
+    predictions = predict_video(paths, model=model, clips_per_video=2, views=1)
+    assert [p.path for p in predictions] == paths
+    protocol = EvaluationProtocol.for_model(model, clips_per_video=2, views=1)
+    for index, (name, prediction) in enumerate(zip(names, predictions)):
+        try:  # the answer is the decoder's: classified when its clips decode, else the decoder's reason
+            decode_video(paths[index], index, protocol)
+            assert prediction.ok and len(prediction.top_k) == 4, (name, prediction.error)
+        except ksn.data.VideoError as error:
+            assert prediction.error == error.problem, name
+    assert sum(p.ok for p in predictions) >= len(names) - 2  # at most the two Megamind files fail
