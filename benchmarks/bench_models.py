@@ -41,6 +41,8 @@ Usage::
     python benchmarks/bench_models.py --architectures single,single-multires --backends tensorflow
     python benchmarks/bench_models.py --quick              # tiny models, seconds (smoke test)
     python benchmarks/bench_models.py --json results.json
+    python benchmarks/bench_models.py --per-layer --architectures single,single-multires --backends tensorflow \
+        --batch-sizes 32      # where each model's time goes, layer by layer
 
 ``--quick`` swaps the paper's network for a tiny spec on 48 x 48 frames, one
 repetition, a 1024 x 1024 GEMM, and runs all jobs of a backend in one worker.
@@ -231,6 +233,94 @@ def _describe_timing(batch, timing):
             f"{timing['reps']} calls, warm-up {timing['warmup_s']:.1f}s)")
 
 
+def layer_flops(layer):
+    """Analytic forward FLOPs per example of one Conv2D/Conv3D/Dense layer (0 for the others)."""
+    import math
+
+    import keras
+
+    if isinstance(layer, (keras.layers.Conv3D, keras.layers.Conv2D)):
+        return 2 * math.prod(layer.output.shape[1:-1]) * math.prod(layer.kernel.shape)
+    if isinstance(layer, keras.layers.Dense):
+        return 2 * math.prod(layer.kernel.shape)
+    return 0
+
+
+def profile_layers(model, inputs, options, prefix=""):
+    """Times every layer of a functional model alone, on its real input at this batch.
+
+    Nested functional models (the classifier's backbone) are walked into.
+    Each layer runs as the backend compiles a model call (a ``tf.function`` on
+    TensorFlow, ``jax.jit`` on JAX), on the activations a full forward pass
+    gave it. Returns rows ``{layer, kind, output, gflops, ms}`` (per batch).
+    """
+    import keras
+
+    body = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    values = {id(model.inputs[0]): inputs}  # each layer's output, computed in graph order
+    rows = []
+    for layer in body:
+        # The node of this graph (a nested model also has one of its own construction).
+        (node,) = [n for n in layer._inbound_nodes if all(id(t) in values for t in n.input_tensors)][:1]
+        arguments = [values[id(t)] for t in node.input_tensors]
+        argument = arguments[0] if len(arguments) == 1 else arguments
+        if isinstance(layer, keras.Model):
+            rows += profile_layers(layer, argument, options, prefix=f"{prefix}{layer.name}/")
+        else:
+            timing = time_call(_compiled_layer_call(layer, argument), options, options["repeats"])
+            rows.append({"layer": prefix + layer.name, "kind": type(layer).__name__,
+                         "output": list(layer.output.shape[1:]), "gflops": layer_flops(layer) / 1e9,
+                         "ms": timing["seconds"] * 1e3})
+        values[id(node.output_tensors[0])] = layer(argument)
+    return rows
+
+
+def _compiled_layer_call(layer, argument):
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        kwargs = {"training": False} if _takes_training(layer) else {}
+        function = tf.function(lambda x: layer(x, **kwargs))
+        return lambda: function(argument)[..., :1].numpy()  # waits for the result, copies little
+    import jax
+
+    trainable = [v.value for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+    function = jax.jit(lambda t, n, x: layer.stateless_call(t, n, x)[0])
+    return lambda: function(trainable, non_trainable, argument).block_until_ready()
+
+
+def _takes_training(layer):
+    import inspect
+
+    return "training" in inspect.signature(layer.call).parameters
+
+
+def measure_layers(job, options):
+    """The per-layer profile of one architecture (float32, inference at the job's batch)."""
+    import keras
+    import numpy as np
+
+    name, batch = job["architecture"], job["layers_batch"]
+    tag = f"[{keras.backend.backend()}] {name} layers@{batch}"
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(SEED)
+    peak, _ = gemm_peak(options["gemm_size"], options["gemm_repeats"], "float32")
+    model = build_architecture(name, options["quick"], "float32")
+    x = keras.ops.convert_to_tensor(
+        np.random.default_rng(SEED).uniform(0, 255, (batch, *model.input.shape[1:])).astype("float32"))
+    whole = time_call(lambda: model.predict_on_batch(x), options, options["repeats"])
+    rows = profile_layers(model, x, options)
+    for row in rows:
+        row["gflops_per_s"] = row["gflops"] * batch / (row["ms"] / 1e3) if row["gflops"] else None
+        row["mfu"] = row["gflops_per_s"] / peak if row["gflops_per_s"] else None
+    log(f"{tag}: whole model {whole['seconds'] * 1e3:.1f} ms, layers alone {sum(r['ms'] for r in rows):.1f} ms")
+    return {"architecture": name, "dtype": "float32", "kind": "layers", "batch": batch, "gemm_gflops": peak,
+            "whole_ms": whole["seconds"] * 1e3, "gflops": sum(r["gflops"] for r in rows), "layers": rows}
+
+
 def worker_main(payload):
     """Entry point of ``--worker``: runs its jobs and prints one result line per job."""
     sys.path.insert(0, REPO_ROOT)
@@ -241,7 +331,10 @@ def worker_main(payload):
     for job in request["jobs"]:
         before = _cpu_sample()
         try:
-            result = measure(job, request["options"])
+            if job.get("kind") == "layers":
+                result = measure_layers(job, request["options"])
+            else:
+                result = measure(job, request["options"])
         except Exception as error:  # report, keep going with the other jobs
             import traceback
 
@@ -476,6 +569,75 @@ def _speedup(full_clips_per_s, multires_clips_per_s):
     return multires_clips_per_s / full_clips_per_s
 
 
+LAYER_GROUPS = (
+    ("conv1", lambda r: r["kind"].startswith("Conv") and "_0_conv" in r["layer"]),
+    ("other convolutions", lambda r: r["kind"].startswith("Conv")),
+    ("LRN", lambda r: r["kind"] == "LocalResponseNormalization"),
+    ("pooling", lambda r: "Pooling" in r["kind"] and "downsample" not in r["layer"]),
+    ("stream inputs (fovea crop, context downsample)", lambda r: r["layer"].endswith(("fovea_crop", "context_downsample"))),
+    ("concat", lambda r: r["kind"] == "Concatenate"),
+    ("FC + classifier", lambda r: r["kind"] == "Dense"),
+)
+
+
+def layer_group(row):
+    for label, test in LAYER_GROUPS:
+        if test(row):
+            return label
+    return "other (mean subtraction, flatten, padding)"
+
+
+def per_layer_tables(result):
+    """Two tables of one architecture's per-layer profile: every layer, then by group."""
+    rows, total = result["layers"], sum(r["ms"] for r in result["layers"])
+    batch, peak = result["batch"], result["gemm_gflops"]
+    lines = [[r["layer"], r["kind"], "x".join(map(str, r["output"])), fmt(r["gflops"] or None, ".3f"),
+              f"{r['ms']:.2f}", f"{100 * r['ms'] / total:.1f}%", fmt(r.get("gflops_per_s"), ".0f"),
+              fmt(r.get("mfu"), ".2f")] for r in rows]
+    detail = text_table(["layer", "kind", "output", "GFLOPs/clip", f"ms@{batch}", "time", "GFLOP/s", "MFU"], lines)
+    groups = {}
+    for r in rows:
+        g = groups.setdefault(layer_group(r), {"ms": 0.0, "gflops": 0.0})
+        g["ms"] += r["ms"]
+        g["gflops"] += r["gflops"]
+    glines = []
+    for label, g in groups.items():
+        rate = g["gflops"] * batch / (g["ms"] / 1e3) if g["gflops"] else None
+        glines.append([label, fmt(g["gflops"] or None, ".3f"), f"{100 * g['gflops'] / result['gflops']:.1f}%",
+                       f"{g['ms']:.1f}", f"{100 * g['ms'] / total:.1f}%", fmt(rate, ".0f"),
+                       fmt(rate / peak if rate else None, ".2f")])
+    summary = text_table(["group", "GFLOPs/clip", "FLOPs", f"ms@{batch}", "time", "GFLOP/s", "MFU"], glines)
+    whole_mfu = result["gflops"] * batch / (result["whole_ms"] / 1e3) / peak
+    head = (f"{result['architecture']} [{result['backend']}], float32 inference, batch {batch}: whole model "
+            f"{result['whole_ms']:.1f} ms (MFU {whole_mfu:.2f}), layers run alone {total:.1f} ms; "
+            f"GEMM peak {peak:.0f} GFLOP/s")
+    return f"{head}\n\n{summary}\n\n{detail}"
+
+
+def per_layer_main(args, architectures, options, ref_batch):
+    """``--per-layer``: one worker per (backend, architecture); prints where each model's time goes."""
+    start = time.perf_counter()
+    results = []
+    for backend in args.backends:
+        for name in architectures:
+            log(f"== per-layer [{backend}] {name} (elapsed {time.perf_counter() - start:.0f}s)")
+            job = {"architecture": name, "dtype": "float32", "kind": "layers", "layers_batch": ref_batch}
+            results += run_worker(backend, [job], options, args.worker_timeout)
+    for result in results:
+        if "error" in result:
+            print(f"{result['architecture']} [{result['backend']}]: ERROR {result['error']}\n")
+            continue
+        print(per_layer_tables(result) + "\n")
+    busy = [r["other_cpu_cores"] for r in results if r.get("other_cpu_cores") is not None]
+    print(f"Per-layer timing: each layer alone (a compiled call on its real input), median of >= "
+          f"{args.repeats} calls; MFU over the worker's float32 GEMM peak. Total {time.perf_counter() - start:.0f}s."
+          + (f" Other processes kept {statistics.mean(busy):.2f} cores busy on average." if busy else ""))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": {k: v for k, v in vars(args).items() if k != "worker"}, "results": results}, f, indent=1)
+    return 0
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--architectures", default="all",
@@ -499,6 +661,9 @@ def parse_args(argv):
     parser.add_argument("--parallel", type=int, default=None,
                         help="Worker processes at a time (default 1, or 2 with --quick). Timings "
                              "are only meaningful with 1: workers share the CPU cores.")
+    parser.add_argument("--per-layer", action="store_true",
+                        help="Instead of the throughput table: time every layer of each architecture alone "
+                             "(float32 inference at the largest batch size) and print where the time goes.")
     parser.add_argument("--json", metavar="PATH", help="Also write all results to this JSON file.")
     parser.add_argument("--worker", metavar="PAYLOAD", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -527,6 +692,8 @@ def main(argv=None):
                "min_seconds": args.min_seconds,
                "max_seconds": args.max_seconds, "gemm_size": args.gemm_size, "gemm_repeats": args.gemm_repeats}
     ref_batch = max(args.batch_sizes)
+    if args.per_layer:
+        return per_layer_main(args, architectures, options, ref_batch)
     workers = plan_workers(args, architectures, args.backends)
     start = time.perf_counter()
 

@@ -31,11 +31,23 @@ from keras_sportsnet import datasets
 from keras_sportsnet import distributed
 from keras_sportsnet import evaluation
 from keras_sportsnet import training
-from keras_sportsnet import visualization
 from keras_sportsnet.evaluation import decode_predictions
 from keras_sportsnet.evaluation import evaluate_videos
 from keras_sportsnet.evaluation import predict_video
 from keras_sportsnet.version import __version__
+
+
+def __getattr__(name):
+    # `keras_sportsnet.visualization` needs matplotlib (the `plots` extra): imported on first use,
+    # so that `import keras_sportsnet` works, and stays fast, without it.
+    if name == "visualization":
+        import importlib
+
+        from keras_sportsnet.utils.imports import require
+
+        require("matplotlib", "keras_sportsnet.visualization")
+        return importlib.import_module("keras_sportsnet.visualization")
+    raise AttributeError(f"module 'keras_sportsnet' has no attribute {name!r}")
 
 __all__ = [
     "ARCHITECTURES",

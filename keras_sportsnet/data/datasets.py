@@ -225,8 +225,9 @@ def video_dataset_from_list(
     ds = ksn.data.video_dataset_from_list(test, model=model, augmentation="centre", shuffle=False)
     ```
     """
-    import tensorflow as tf
+    from keras_sportsnet.utils.imports import require_tensorflow
 
+    tf = require_tensorflow("video_dataset_from_directory (a tf.data pipeline)")
     from keras_sportsnet.data import epochs
     from keras_sportsnet.data.transforms import centre_square_resize
 

@@ -131,7 +131,9 @@ def prepare_shards(
     ds = ksn.data.shard_dataset("gs://bucket/ucf101-train", batch_size=32, seed=0)
     ```
     """
-    import tensorflow as tf
+    from keras_sportsnet.utils.imports import require_tensorflow
+
+    tf = require_tensorflow("prepare_shards")
 
     from keras_sportsnet.data.datasets import _geometry
 
@@ -365,7 +367,9 @@ def shard_dataset(
     model.fit(ds, epochs=10)
     ```
     """
-    import tensorflow as tf
+    from keras_sportsnet.utils.imports import require_tensorflow
+
+    tf = require_tensorflow("shard_dataset")
 
     from keras_sportsnet.data import epochs
     from keras_sportsnet.data.datasets import _stream_method

@@ -15,6 +15,8 @@ from conftest import random_clips
 
 import keras_sportsnet as ksn
 
+pytestmark = pytest.mark.tensorflow_free  # also runs in the venv without TensorFlow (tests/backends)
+
 PAPER_PARAMS = {
     ("single_frame", "full"): 73_908_071,
     ("early", "full"): 74_221_703,

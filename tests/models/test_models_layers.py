@@ -5,6 +5,8 @@ import pytest
 from keras_sportsnet import LocalResponseNormalization
 from keras_sportsnet import SelectFrames
 
+pytestmark = pytest.mark.tensorflow_free  # also runs in the venv without TensorFlow (tests/backends)
+
 
 def numpy_lrn(x, size=5, bias=2.0, alpha=1e-4, beta=0.5):
     """Krizhevsky et al. (2012), eq. in Sec. 3.3, written as a plain loop."""

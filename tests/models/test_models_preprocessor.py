@@ -12,6 +12,8 @@ import keras_sportsnet as ksn
 from keras_sportsnet.models.preprocessor import centre_crop
 from keras_sportsnet.models.preprocessor import default_resize_to
 
+pytestmark = pytest.mark.tensorflow_free  # also runs in the venv without TensorFlow (tests/backends)
+
 SPEC = "C(4,5,2)-N-P-C(6,3,1)-P-FC(8)"
 
 

@@ -8,6 +8,8 @@ from keras_sportsnet.spec import FullyConnected
 from keras_sportsnet.spec import Norm
 from keras_sportsnet.spec import Pool
 
+pytestmark = pytest.mark.tensorflow_free  # also runs in the venv without TensorFlow (tests/backends)
+
 
 def test_paper_spec_parses_to_the_papers_layers():
     layers = parse_spec(PAPER_SPEC)
