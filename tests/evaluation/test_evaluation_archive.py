@@ -12,6 +12,8 @@ from keras_sportsnet.evaluation.archive import read_archive
 from keras_sportsnet.evaluation.archive import shrink_rows
 from keras_sportsnet.evaluation.archive import write_archive
 
+pytestmark = pytest.mark.tensorflow_free  # also runs in the venv without TensorFlow (tests/backends)
+
 
 def test_a_header_without_its_fields_is_a_clear_error(tmp_path):
     path = write_archive(tmp_path / "partial.npz", {"logits": np.zeros((1, 1, 1, 2), "float32"),

@@ -17,6 +17,8 @@ from keras_sportsnet.evaluation import decode_predictions
 from keras_sportsnet.evaluation import predict_video
 from conftest import write_class_videos
 
+pytestmark = pytest.mark.tensorflow_free  # also runs in the venv without TensorFlow (tests/backends)
+
 SPEC = "C(4,5,2)-N-P-FC(8)"
 NAMES = ["dive", "row", "vault", "swim"]
 
@@ -94,7 +96,7 @@ def test_arguments_are_checked(folder, model):
     with pytest.warns(UserWarning, match=r"`resize_to=40` disagrees with the model's preprocessor \(resize_to=200"):
         predict_video(video, model=Named(model._model, resize_to=200), resize_to=40)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # fewer clips or views: the protocol's speed trade-off, no warning
+        warnings.simplefilter("error", UserWarning)  # fewer clips or views: the protocol's speed trade-off, no warning
         predict_video(video, model=model, views=4, clips_per_video=1)
 
 
@@ -141,7 +143,7 @@ def test_the_shipped_preset_scores_the_demo_video_as_the_command_line_does(demo_
     from keras_sportsnet.cli import main
 
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the preprocessor's protocol, no disagreeing argument
+        warnings.simplefilter("error", UserWarning)  # the preprocessor's protocol, no disagreeing argument
         prediction = predict_video(demo_video, model="slow_fusion_synthetic")[0]
         model = ksn.from_preset("slow_fusion_synthetic")
         scores = ksn.evaluate_videos(model, [demo_video], verbose=False)
