@@ -17,6 +17,7 @@ from keras_sportsnet.evaluation.metrics import softmax
 from keras_sportsnet.evaluation.protocol import EvaluationProtocol
 from keras_sportsnet.evaluation.protocol import video_list
 from keras_sportsnet.evaluation.runner import ON_ERROR_POLICIES
+from keras_sportsnet.evaluation.runner import missing_videos
 from keras_sportsnet.evaluation.runner import run_protocol
 from keras_sportsnet.utils.checks import check_choice
 from keras_sportsnet.utils.checks import check_positive_int
@@ -189,7 +190,8 @@ def predict_video(
 
     Args:
         video_or_videos: a video file, a folder (every video in it and its
-            sub-folders), or a list of files and folders.
+            sub-folders), a list of files and folders, or a
+            `keras_sportsnet.data.VideoList`.
         model: a keras_sportsnet classifier, or a preset name / folder /
             ``hf://`` address (loaded with `keras_sportsnet.from_preset`).
         top_k: int >= 1. Classes per video (at most the model's class count).
@@ -209,7 +211,8 @@ def predict_video(
 
     Returns:
         list of `VideoPrediction`, one per video, in the order given
-        (folders expanded in sorted order).
+        (folders expanded in sorted order; the missing files of a
+        `VideoList` last).
 
     Example:
     ```python
@@ -220,6 +223,7 @@ def predict_video(
     check_choice("on_error", on_error, ON_ERROR_POLICIES)
     top_k = check_positive_int("top_k", top_k)
     listing = video_list(video_or_videos, labelled=False)
+    missing = missing_videos(listing, on_error)
     model = _resolve_model(model)
     protocol = EvaluationProtocol.for_model(
         model,
@@ -244,4 +248,4 @@ def predict_video(
         if index in decoded
         else VideoPrediction(path, error=failures.get(path, "not classified"))
         for index, path in enumerate(listing.paths)
-    ]
+    ] + [VideoPrediction(path, error=reason) for path, reason in missing.items()]

@@ -363,6 +363,9 @@ def video_list(videos, *, labelled=True):
             f"Received: {type(videos).__name__} {str(videos)[:100]!r}"
         )
     if not len(listing):
+        missing = tuple(getattr(listing, "missing", ()))
+        if missing:
+            raise ValueError(f"`videos` lists {len(missing)} file(s), none of which exists (e.g. {missing[0]}).")
         raise ValueError("`videos` holds no video: nothing to evaluate.")
     seen = set()
     for path in listing.paths:

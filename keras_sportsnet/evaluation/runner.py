@@ -51,7 +51,8 @@ from keras_sportsnet.utils.checks import check_int
 from keras_sportsnet.utils.checks import closest
 from keras_sportsnet.utils.progress import Progress
 
-__all__ = ["ON_ERROR_POLICIES", "EvaluationRun", "evaluate_videos", "run_protocol", "decode_video"]
+__all__ = ["MISSING", "ON_ERROR_POLICIES", "EvaluationRun", "decode_video", "evaluate_videos", "missing_videos",
+           "run_protocol"]
 
 ON_ERROR_POLICIES = ("skip", "raise")
 """What to do with a video that cannot be decoded: leave it out and report it, or stop."""
@@ -150,6 +151,7 @@ def evaluate_videos(
     batch_size = check_int("batch_size", batch_size, minimum=1)
     workers = check_int("workers", workers, minimum=1, allow_none=True)
     listing = video_list(videos)
+    missing = missing_videos(listing, on_error)
     num_classes = _num_classes(model)
     labels, class_names = _labels_for_model(listing, model, num_classes)
     files = None
@@ -160,13 +162,17 @@ def evaluate_videos(
     run = EvaluationRun(model, listing.paths, protocol, batch_size=batch_size, on_error=on_error,
                         workers=workers, max_pixels=max_pixels, verbose=verbose)
 
+    failures = dict(missing)
+
     def evaluate(array):
         run.run(array.reshape(-1, num_classes))
-        if run.failures:
-            text = "\n".join(f"  {path}: {reason}" for path, reason in run.failures.items())
+        failures.update(run.failures)
+        if failures:
+            listed = len(listing) + len(missing)
+            text = "\n".join(f"  {path}: {reason}" for path, reason in failures.items())
             if not run.kept:
-                raise ValueError(f"No video could be evaluated: all {len(listing)} failed:\n{text}")
-            warnings.warn(f"Leaving {len(run.failures)} of {len(listing)} videos out of the evaluation:\n{text}",
+                raise ValueError(f"No video could be evaluated: all {listed} failed:\n{text}")
+            warnings.warn(f"Leaving {len(failures)} of {listed} videos out of the evaluation:\n{text}",
                           UserWarning, stacklevel=4 if files is None else 6)
         return len(run.kept), None
 
@@ -179,7 +185,7 @@ def evaluate_videos(
     metadata = {
         "model": getattr(model, "name", type(model).__name__),
         "protocol": protocol.to_dict(),
-        "skipped": dict(run.failures),
+        "skipped": failures,
         "seconds": run.seconds,
         "model_seconds": run.model_seconds,
         "videos_per_second": len(run.kept) / run.seconds if run.seconds else None,
@@ -195,6 +201,35 @@ def evaluate_videos(
     if files is not None:
         scores.save(files.npz)
     return scores
+
+
+def missing_videos(listing, on_error):
+    """``{path: reason}`` for the entries of a `VideoList` whose file was not found (``listing.missing``).
+
+    They are reported with the videos that cannot be read, never dropped
+    silently; with ``on_error="raise"`` the first one raises at once, before
+    any work.
+
+    Args:
+        listing: `keras_sportsnet.data.VideoList`.
+        on_error: ``"skip"`` or ``"raise"``.
+
+    Returns:
+        dict ``{path: "file not found ..."}``.
+
+    Example:
+    ```python
+    missing_videos(ksn.data.read_video_list("test.txt", video_root="videos/"), "skip")
+    ```
+    """
+    missing = {os.fspath(path): MISSING for path in getattr(listing, "missing", ())}
+    if missing and on_error == "raise":
+        raise VideoError(next(iter(missing)), MISSING)
+    return missing
+
+
+MISSING = "file not found (the list names it, but it does not exist)"
+"""The reason given for a listed video whose file is missing."""
 
 
 # --------------------------------------------------------------------------- one video

@@ -260,6 +260,15 @@ def test_bad_and_short_videos_are_reported(folder, model, tmp_path):
     listing = ksn.data.VideoList((str(root / "folder.mp4"), scores.video_ids[0]), ((0,), (0,)), ("jump",))
     with pytest.warns(UserWarning, match=r"Leaving 1 of 2 videos out .*\n  .*folder.mp4: "):
         evaluate_videos(model, listing, clips_per_video=1, views=1, verbose=False)
+    # A list whose file is missing: reported with the others (skip) or raised before any work (raise).
+    listed = ksn.data.VideoList((scores.video_ids[0],), ((0,),), ("jump",), missing=(str(root / "gone.mp4"),))
+    with pytest.warns(UserWarning, match=r"Leaving 1 of 2 videos out .*\n  .*gone.mp4: file not found"):
+        found = evaluate_videos(model, listed, clips_per_video=1, views=1, verbose=False)
+    assert found.num_videos == 1 and "gone.mp4" in next(iter(found.metadata["skipped"]))
+    with pytest.raises(ksn.data.VideoError, match="gone.mp4: file not found"):
+        evaluate_videos(model, listed, on_error="raise", verbose=False)
+    with pytest.raises(ValueError, match=r"lists 1 file\(s\), none of which exists"):
+        evaluate_videos(model, ksn.data.VideoList((), (), (), missing=("gone.mp4",)), verbose=False)
 
 
 SCRIPT = """
