@@ -122,8 +122,10 @@ def write_data(work, settings):
 
 def build(fusion, resolution, frames, classes):
     size = FULL_SIZE if resolution == "full" else MULTIRES_SIZE
-    return ksn.build_model(fusion, resolution=resolution, spec=SPEC, classes=classes,
-                           input_shape=(frames, size, size, 3))
+    model = ksn.build_model(fusion, resolution=resolution, spec=SPEC, classes=classes,
+                            input_shape=(frames, size, size, 3))
+    model.preprocessor = ksn.VideoPreprocessor.for_geometry(model.clip_geometry, resize_to=VIDEO_SIZE)
+    return model
 
 
 def recipe(settings):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-__all__ = ["LocalResponseNormalization"]
+__all__ = ["FramewisePooling", "LocalResponseNormalization", "SelectFrames"]
 
 
 def _channel_window_sum(x, radius):
@@ -177,4 +177,64 @@ class SelectFrames(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"indices": list(self.indices)})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_sportsnet")
+class FramewisePooling(keras.layers.Layer):
+    """2-D max or average pooling of every frame of ``(B, T, H, W, C)`` clips: a 3-D pooling of temporal extent 1.
+
+    Computes exactly what ``MaxPooling3D((1, p, q), strides=(1, s, t))`` (or
+    ``AveragePooling3D``) computes, as a 2-D pooling over the frames folded
+    into the batch. Used by `keras_sportsnet.models.export_model` for LiteRT,
+    whose builtin operators have 2-D pooling but no 3-D pooling (which would
+    need the Flex delegate). Has no weights.
+
+    Args:
+        pool_size: ``(height, width)`` of the window.
+        strides: ``(height, width)``; default ``pool_size``.
+        padding: ``"valid"`` or ``"same"``.
+        mode: ``"max"`` or ``"avg"``.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Example:
+    >>> FramewisePooling((2, 2))(np.zeros((1, 4, 8, 8, 3))).shape
+    (1, 4, 4, 4, 3)
+    """
+
+    def __init__(self, pool_size, strides=None, padding="valid", mode="max", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = tuple(int(v) for v in pool_size)
+        self.strides = tuple(int(v) for v in (strides or pool_size))
+        if padding not in ("valid", "same") or mode not in ("max", "avg"):
+            raise ValueError(
+                f"`padding` must be 'valid' or 'same' and `mode` 'max' or 'avg'. Received: padding={padding!r}, "
+                f"mode={mode!r}"
+            )
+        self.padding, self.mode = padding, mode
+
+    def call(self, inputs):
+        _, frames, height, width, channels = inputs.shape
+        images = ops.reshape(inputs, (-1, height, width, channels))
+        pool = ops.max_pool if self.mode == "max" else ops.average_pool
+        pooled = pool(images, self.pool_size, strides=self.strides, padding=self.padding)
+        return ops.reshape(pooled, (-1, frames, *pooled.shape[1:]))
+
+    def compute_output_shape(self, input_shape):
+        batch, frames, height, width, channels = input_shape
+
+        def side(size, pool, stride):
+            if size is None:
+                return None
+            if self.padding == "same":
+                return -(-size // stride)
+            return (size - pool) // stride + 1
+
+        return (batch, frames, side(height, self.pool_size[0], self.strides[0]),
+                side(width, self.pool_size[1], self.strides[1]), channels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"pool_size": list(self.pool_size), "strides": list(self.strides), "padding": self.padding,
+                       "mode": self.mode})
         return config

@@ -13,6 +13,7 @@ from keras_sportsnet.models.backbone import SportsNetBackbone
 from keras_sportsnet.models.backbone import estimate_parameter_count
 from keras_sportsnet.models.classifier import SportsNetVideoClassifier
 from keras_sportsnet.models.ensemble import CNNAverage
+from keras_sportsnet.models.export import export_model
 from keras_sportsnet.models.loading import save_preset
 from keras_sportsnet.models.preprocessor import VideoPreprocessor
 from keras_sportsnet.models.surgery import inflate_weights
@@ -31,6 +32,7 @@ __all__ = [
     "VideoPreprocessor",
     "build_model",
     "estimate_parameter_count",
+    "export_model",
     "from_preset",
     "inflate_weights",
     "save_preset",

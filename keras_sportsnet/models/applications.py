@@ -101,6 +101,8 @@ def build_model(
     if isinstance(source, LocalPreset):
         return load_preset(
             source,
+            backbone_cls=SportsNetBackbone,
+            classifier_cls=SportsNetVideoClassifier,
             fusion=fusion,
             given={key: architecture[key] for key in ARCHITECTURE_ARGUMENTS},
             include_top=include_top,
@@ -228,6 +230,8 @@ def from_preset(preset, include_top=True, classes=None, classifier_activation="_
     """
     return load_preset(
         preset,
+        backbone_cls=SportsNetBackbone,
+        classifier_cls=SportsNetVideoClassifier,
         include_top=include_top,
         num_classes=classes,
         activation=classifier_activation,

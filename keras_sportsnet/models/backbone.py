@@ -180,6 +180,19 @@ class SportsNetBackbone(keras.Model):
         self.dropout = float(dropout)
         self.stream_names = tuple(streams)
 
+    @staticmethod
+    def estimate_parameter_count(**kwargs):
+        """`estimate_parameter_count` (module level): the parameter count of a configuration, nothing built."""
+        return estimate_parameter_count(**kwargs)
+
+    @property
+    def table1_name(self):
+        """The paper's Table 1 name of this fusion and resolution (e.g. ``"Slow Fusion + Multires"``), or None."""
+        for name, kwargs in ARCHITECTURES.items():
+            if kwargs == {"fusion": self.fusion, "resolution": self.resolution}:
+                return name
+        return None
+
     @property
     def clip_geometry(self):
         """The clip this model reads: ``num_frames``, ``frame_stride``, ``image_size``."""
@@ -260,7 +273,7 @@ class SportsNetBackbone(keras.Model):
         """
         from keras_sportsnet.models.loading import load_backbone
 
-        return load_backbone(preset, load_weights=load_weights, **kwargs)
+        return load_backbone(cls, preset, load_weights=load_weights, **kwargs)
 
     def save_to_preset(self, directory, *, metadata=None, overwrite=False, preprocessor=None):
         """Saves this backbone as a preset folder (see `keras_sportsnet.save_preset`).

@@ -196,7 +196,8 @@ class SportsNetVideoClassifier(VideoTask, keras.Model):
         from keras_sportsnet.models.loading import load_classifier
 
         return load_classifier(
-            preset, load_weights=load_weights, include_top=include_top, num_classes=num_classes, **kwargs
+            cls, SportsNetBackbone, preset, load_weights=load_weights, include_top=include_top,
+            num_classes=num_classes, **kwargs
         )
 
     def save_to_preset(self, directory, *, metadata=None, overwrite=False):

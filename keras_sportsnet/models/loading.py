@@ -15,6 +15,10 @@ the model once and loads the weights files into it:
 Format 1 presets (one weights file for the whole classifier) still load; for
 ``include_top=False`` or another class count their saved classifier is built
 once and its backbone kept.
+
+The model classes call in here from their ``from_preset``/``save_to_preset``
+and pass themselves (``backbone_cls``, ``classifier_cls``): this module
+imports neither, so the classes and their preset code form no import circle.
 """
 
 import datetime
@@ -24,13 +28,6 @@ import warnings
 import keras
 import numpy as np
 
-from keras_sportsnet.models.backbone import ARCHITECTURES
-from keras_sportsnet.models.backbone import FUSIONS
-from keras_sportsnet.models.backbone import POOLINGS
-from keras_sportsnet.models.backbone import RESOLUTIONS
-from keras_sportsnet.models.backbone import SportsNetBackbone
-from keras_sportsnet.models.backbone import estimate_parameter_count
-from keras_sportsnet.models.classifier import SportsNetVideoClassifier
 from keras_sportsnet.models.preprocessor import AGGREGATIONS
 from keras_sportsnet.models.preprocessor import VideoPreprocessor
 from keras_sportsnet.presets.errors import PresetError
@@ -137,7 +134,7 @@ _BACKBONE_KEYS = {"name", "trainable", "dtype", *ARCHITECTURE_ARGUMENTS, "fusion
 _CONFIG_JSON = object()
 
 
-def backbone_arguments(preset, document=_CONFIG_JSON, name=CONFIG_FILE):
+def backbone_arguments(preset, backbone_cls, document=_CONFIG_JSON, name=CONFIG_FILE):
     """The checked `SportsNetBackbone` constructor arguments of a preset (nothing built).
 
     Raises:
@@ -155,25 +152,25 @@ def backbone_arguments(preset, document=_CONFIG_JSON, name=CONFIG_FILE):
         raise _fail(preset, name, f"has unknown backbone arguments {unknown[:5]}.")
     arguments = {
         "spec": _text(preset, name, "spec", config.get("spec"), allow_none=False, limit=2000),
-        "fusion": _choice(preset, name, "fusion", config.get("fusion"), FUSIONS),
-        "resolution": _choice(preset, name, "resolution", config.get("resolution", "full"), RESOLUTIONS),
+        "fusion": _text(preset, name, "fusion", config.get("fusion"), allow_none=False, limit=40),
+        "resolution": _text(preset, name, "resolution", config.get("resolution", "full"), allow_none=False, limit=40),
         "num_frames": _int(preset, name, "num_frames", config.get("num_frames"), 1, _MAX_FRAMES),
         "frame_stride": _int(preset, name, "frame_stride", config.get("frame_stride"), 1, _MAX_FRAMES),
         "image_size": _size(preset, name, "image_size", config.get("image_size")),
-        "pooling": _choice(preset, name, "pooling", config.get("pooling"), POOLINGS),
+        "pooling": _text(preset, name, "pooling", config.get("pooling"), limit=40),
         "dropout": _rate(preset, name, "dropout", config.get("dropout")),
         "name": _text(preset, name, "name", config.get("name")),
     }
     if "trainable" in config and not isinstance(config["trainable"], bool):
         raise _fail(preset, name, f"has trainable={config['trainable']!r}; expected true or false.")
-    _estimate(preset, name, arguments)
+    _estimate(preset, name, arguments, backbone_cls)
     return arguments
 
 
-def _estimate(preset, name, arguments, num_classes=None):
+def _estimate(preset, name, arguments, backbone_cls, num_classes=None):
     shape = {key: arguments[key] for key in ("spec", "fusion", "resolution", "num_frames", "image_size", "pooling")}
     try:
-        count = estimate_parameter_count(**shape, num_classes=num_classes)
+        count = backbone_cls.estimate_parameter_count(**shape, num_classes=num_classes)
     except (ValueError, TypeError, RecursionError) as error:
         raise _fail(preset, name, f"describes no buildable model: {str(error)[:300]}") from None
     if count > MAX_PRESET_PARAMETERS:
@@ -188,7 +185,7 @@ _CLASSIFIER_KEYS = {"name", "trainable", "dtype", "backbone", "num_classes", "ac
                     "preprocessor", "class_names"}
 
 
-def classifier_arguments(preset):
+def classifier_arguments(preset, backbone_cls):
     """The checked `SportsNetVideoClassifier` arguments (without the backbone) of a classifier preset."""
     name = preset.classifier_file
     config = _serialized(preset, name, preset.classifier_config, "SportsNetVideoClassifier")
@@ -209,8 +206,8 @@ def classifier_arguments(preset):
         ):
             raise _fail(preset, name, f"has class_names that are not {num_classes} str.")
     if preset.format_version >= 2:
-        nested = backbone_arguments(preset, config.get("backbone"), name)
-        if nested != backbone_arguments(preset):
+        nested = backbone_arguments(preset, backbone_cls, config.get("backbone"), name)
+        if nested != backbone_arguments(preset, backbone_cls):
             raise _fail(preset, name, f"describes another backbone than {CONFIG_FILE}.")
     return {
         "num_classes": num_classes,
@@ -334,10 +331,10 @@ def _load_head_weights(preset, classifier):
 
 
 # ------------------------------------------------------------------ loading
-def _build_backbone(preset, arguments, overrides):
+def _build_backbone(preset, backbone_cls, arguments, overrides):
     arguments = {**arguments, **{k: v for k, v in overrides.items() if v is not None}}
     try:
-        return SportsNetBackbone(**arguments)
+        return backbone_cls(**arguments)
     except (ValueError, TypeError) as error:
         raise PresetError(f"Preset {preset.source!r}: {CONFIG_FILE} describes no valid backbone: {error}") from None
 
@@ -352,10 +349,15 @@ def _as_preset(preset, argument="preset"):
     return source
 
 
-def _legacy_classifier(preset, architecture, arguments, load_weights):
+def _legacy_classifier(preset, backbone_cls, classifier_cls, architecture, arguments, load_weights):
     """Format 1: the saved classifier, built once, all its weights read in."""
-    backbone = _build_backbone(preset, architecture, {})
-    classifier = SportsNetVideoClassifier(
+    if classifier_cls is None:
+        raise PresetError(
+            f"Preset {preset.source!r} is a format 1 classifier preset (one weights file): load its backbone with "
+            "SportsNetVideoClassifier.from_preset(..., include_top=False), or re-save it (save_preset) in format 2."
+        )
+    backbone = _build_backbone(preset, backbone_cls, architecture, {})
+    classifier = classifier_cls(
         backbone,
         num_classes=arguments["num_classes"],
         activation=arguments["activation"],
@@ -388,6 +390,8 @@ def _class_names(preset, arguments):
 def load_preset(
     preset,
     *,
+    backbone_cls,
+    classifier_cls=None,
     fusion=None,
     given=None,
     include_top=True,
@@ -402,6 +406,8 @@ def load_preset(
 
     Args:
         preset: `LocalPreset`, or what `resolve_preset` accepts.
+        backbone_cls: the backbone class (`SportsNetBackbone` or a subclass).
+        classifier_cls: the classifier class, or None (a backbone is wanted).
         fusion: str or None. The fusion the caller builds (the preset must match).
         given: dict of `ARCHITECTURE_ARGUMENTS` the caller set (None: unset); each must agree with the preset.
         include_top: bool. False: the backbone alone.
@@ -416,7 +422,7 @@ def load_preset(
         `SportsNetVideoClassifier` or `SportsNetBackbone`.
     """
     preset = _as_preset(preset)
-    architecture = backbone_arguments(preset)
+    architecture = backbone_arguments(preset, backbone_cls)
     if fusion is not None and architecture["fusion"] != fusion:
         raise PresetError(
             f"Preset {preset.source!r} is a {architecture['fusion']!r} fusion model, but a {fusion!r} fusion model "
@@ -431,7 +437,7 @@ def load_preset(
                 f"Preset {preset.source!r} was saved with {argument}={stored!r}, but the model asked for has "
                 f"{argument}={value!r}: its weights do not fit. Leave `{argument}` unset to take the preset's."
             )
-    head = classifier_arguments(preset) if preset.has_head else None
+    head = classifier_arguments(preset, backbone_cls) if preset.has_head else None
     if include_top and head is None and num_classes is None:
         raise PresetError(
             f"Preset {preset.source!r} is a backbone without a classifier: pass num_classes= (classes=) for a new "
@@ -439,13 +445,13 @@ def load_preset(
         )
     new_head = include_top and (head is None or (num_classes is not None and num_classes != head["num_classes"]))
     if include_top:
-        _estimate(preset, CONFIG_FILE, architecture, num_classes or head["num_classes"])
+        _estimate(preset, CONFIG_FILE, architecture, backbone_cls, num_classes or head["num_classes"])
 
     if preset.format_version < 2 and head is not None and load_weights:
-        saved = _legacy_classifier(preset, architecture, head, load_weights)
+        saved = _legacy_classifier(preset, backbone_cls, classifier_cls, architecture, head, load_weights)
         backbone = saved.backbone
         if dropout is not None and dropout != backbone.dropout:
-            backbone = _build_backbone(preset, architecture, {"dropout": dropout})
+            backbone = _build_backbone(preset, backbone_cls, architecture, {"dropout": dropout})
             backbone.set_weights(saved.backbone.get_weights())
         if not include_top:
             return backbone
@@ -455,7 +461,7 @@ def load_preset(
             if class_names is not None:
                 saved.class_names = class_names
             return saved
-        model = SportsNetVideoClassifier(
+        model = classifier_cls(
             backbone,
             num_classes=num_classes or head["num_classes"],
             activation=head["activation"] if activation == "__preset__" else activation,
@@ -471,7 +477,7 @@ def load_preset(
         return model
 
     backbone_name = (name + "_backbone") if (name and include_top) else (name or None)
-    backbone = _build_backbone(preset, architecture, {"dropout": dropout, "name": backbone_name})
+    backbone = _build_backbone(preset, backbone_cls, architecture, {"dropout": dropout, "name": backbone_name})
     if load_weights:
         _load_backbone_weights(preset, backbone)
     if not include_top:
@@ -479,8 +485,10 @@ def load_preset(
     preprocessor = _preprocessor(
         preset, backbone, preset.preprocessor_config or (head or {}).get("preprocessor"), PREPROCESSOR_FILE
     )
+    if classifier_cls is None:
+        raise ValueError("load_preset: `classifier_cls` is needed for include_top=True.")
     head = head or {"num_classes": num_classes, "activation": "softmax", "dropout": 0.0, "name": None}
-    model = SportsNetVideoClassifier(
+    model = classifier_cls(
         backbone,
         num_classes=num_classes or head["num_classes"],
         activation=head["activation"] if activation == "__preset__" else activation,
@@ -510,7 +518,8 @@ def _warn_new_head(preset, head, model):
     )
 
 
-def load_classifier(preset, *, load_weights=True, include_top=True, num_classes=None, **kwargs):
+def load_classifier(classifier_cls, backbone_cls, preset, *, load_weights=True, include_top=True, num_classes=None,
+                    **kwargs):
     """`SportsNetVideoClassifier.from_preset` (see there)."""
     allowed = {"activation", "dropout", "class_names", "name"}
     unknown = sorted(set(kwargs) - allowed)
@@ -518,15 +527,16 @@ def load_classifier(preset, *, load_weights=True, include_top=True, num_classes=
         raise TypeError(f"from_preset() got unexpected keyword arguments {unknown}; allowed: {sorted(allowed)}.")
     if "activation" not in kwargs:
         kwargs["activation"] = "__preset__"
-    return load_preset(preset, include_top=include_top, num_classes=num_classes, load_weights=load_weights, **kwargs)
+    return load_preset(preset, backbone_cls=backbone_cls, classifier_cls=classifier_cls, include_top=include_top,
+                       num_classes=num_classes, load_weights=load_weights, **kwargs)
 
 
-def load_backbone(preset, *, load_weights=True, **kwargs):
+def load_backbone(backbone_cls, preset, *, load_weights=True, **kwargs):
     """`SportsNetBackbone.from_preset` (see there)."""
     unknown = sorted(set(kwargs) - {"dropout", "name"})
     if unknown:
         raise TypeError(f"from_preset() got unexpected keyword arguments {unknown}; allowed: ['dropout', 'name'].")
-    return load_preset(preset, include_top=False, load_weights=load_weights, **kwargs)
+    return load_preset(preset, backbone_cls=backbone_cls, include_top=False, load_weights=load_weights, **kwargs)
 
 
 def load_weights_source(model, path):
@@ -550,13 +560,6 @@ def load_weights_source(model, path):
 
 
 # ------------------------------------------------------------------- saving
-def _table1_name(backbone):
-    for name, kwargs in ARCHITECTURES.items():
-        if kwargs == {"fusion": backbone.fusion, "resolution": backbone.resolution}:
-            return name
-    return None
-
-
 def _words(size):
     size = (size, size) if is_int(size) else tuple(size)
     return f"{size[0]} x {size[1]}"
@@ -570,11 +573,11 @@ def describe_model(model, preprocessor=None):
     describe_model(ksn.SlowFusion())["architecture"]["table1_name"]     # 'Slow Fusion'
     ```
     """
-    backbone = model.backbone if isinstance(model, SportsNetVideoClassifier) else model
+    backbone = getattr(model, "backbone", model)
     preprocessor = preprocessor or getattr(model, "preprocessor", None)
     preprocessing = {
-        "input": "RGB clips, values 0..255, (batch, frames, height, width, 3): uint8 decoded frames of any size, "
-        "or float clips of the model's frame size",
+        "input": "RGB clips, values 0..255, (batch, frames, height, width, 3), uint8 or float, any frame size: "
+        "frames of another size than the model's go through the preprocessor",
         "inside_the_model": "subtract 117" + ("; context and fovea streams" if backbone.resolution != "full" else ""),
     }
     if preprocessor is not None:
@@ -589,7 +592,7 @@ def describe_model(model, preprocessor=None):
         )
     return {
         "architecture": {
-            "table1_name": _table1_name(backbone),
+            "table1_name": backbone.table1_name,
             "class_name": type(model).__name__,
             "fusion": backbone.fusion,
             "resolution": backbone.resolution,
@@ -682,13 +685,13 @@ def save_preset(model, directory, *, metadata=None, overwrite=False, preprocesso
     model = ksn.from_preset("presets/slow_ucf101")
     ```
     """
-    if not isinstance(model, (SportsNetVideoClassifier, SportsNetBackbone)):
+    classifier = model if hasattr(model, "backbone") and hasattr(model, "num_classes") else None
+    backbone = model.backbone if classifier is not None else model
+    if not (hasattr(backbone, "spec") and hasattr(backbone, "clip_geometry") and hasattr(model, "save_to_preset")):
         raise TypeError(
             "`model` must be a keras_sportsnet SportsNetVideoClassifier or SportsNetBackbone. "
             f"Received: model of type {type(model).__name__}"
         )
-    classifier = model if isinstance(model, SportsNetVideoClassifier) else None
-    backbone = model.backbone if classifier is not None else model
     metadata = dict(metadata or {})
     class_names = metadata.get("class_names")
     if classifier is not None:
@@ -716,7 +719,7 @@ def save_preset(model, directory, *, metadata=None, overwrite=False, preprocesso
         full["class_names"] = [str(c) for c in class_names]
 
     if getattr(backbone, "optimizer", None) is not None:  # a compiled backbone: save an uncompiled twin
-        twin = SportsNetBackbone.from_config(backbone.get_config())
+        twin = type(backbone).from_config(backbone.get_config())
         twin.set_weights(backbone.get_weights())
         backbone = twin
     documents = {CONFIG_FILE: _plain(keras.saving.serialize_keras_object(backbone)),

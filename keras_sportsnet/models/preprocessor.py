@@ -246,8 +246,8 @@ class VideoPreprocessor(keras.layers.Layer):
 
         Clips whose frames already are ``image_size`` (what the data pipelines
         and `keras_sportsnet.evaluate_videos` give, float or uint8) are taken
-        as preprocessed, and so are clips of unknown (dynamic) frame size:
-        call the preprocessor yourself for those.
+        as preprocessed. For clips of unknown (dynamic) frame size it returns
+        False: the classifiers then decide at run time.
 
         Example:
         ```python

@@ -8,7 +8,9 @@ functional `keras.Model` subclasses). It gives them:
   are raw: frames of another size than the model's (uint8 straight from the
   decoder, or float). Clips whose frames already are the model's size (what
   the data pipelines and the evaluation give, uint8 or float) go straight to
-  the network, cast to float32. This happens in ``call`` (and in
+  the network, cast to float32. Inside a compiled function whose frame size
+  is dynamic (TensorFlow generalises ``predict`` to any size after a second
+  size), the same choice is made at run time. This happens in ``call`` (and in
   ``compute_output_spec`` for symbolic inputs), so it works on every backend,
   inside ``predict``'s compiled step and in a functional graph
   (``model(keras.Input((10, 240, 320, 3), dtype="uint8"))``).
@@ -25,6 +27,7 @@ functional `keras.Model` subclasses). It gives them:
 import inspect
 
 import keras
+from keras import ops
 
 __all__ = ["VideoTask", "is_video_dataset"]
 
@@ -98,6 +101,26 @@ class VideoTask:
         preprocessor = self.preprocessor
         return preprocessor is not None and preprocessor.needs_preprocessing(clips)
 
+    def _prepare(self, clips, training):
+        """``clips`` as the network's input: preprocessed when raw; decided at run time when the size is dynamic."""
+        preprocessor = self.preprocessor
+        shape = tuple(clips.shape)
+        if preprocessor is None or len(shape) != 5:
+            return clips
+        if shape[2] is None or shape[3] is None:  # e.g. a tf.function generalised to any frame size
+            height, width = preprocessor.image_size
+            dynamic = ops.shape(clips)
+            ready = ops.logical_and(ops.equal(dynamic[2], height), ops.equal(dynamic[3], width))
+            clips = ops.cond(
+                ready,
+                lambda: ops.cast(clips, preprocessor.compute_dtype),
+                lambda: preprocessor(clips, training=training),
+            )
+            return ops.reshape(clips, (-1, shape[1], height, width, shape[4]))
+        if preprocessor.needs_preprocessing(clips):
+            return preprocessor(clips, training=training)
+        return clips
+
     @property
     def input_spec(self):
         # Clips of any frame size and dtype are accepted (raw ones are preprocessed in `call`).
@@ -117,8 +140,7 @@ class VideoTask:
             )
 
     def call(self, inputs, training=None, mask=None, **kwargs):
-        if self._raw(inputs):
-            inputs = self.preprocessor(inputs, training=training)
+        inputs = self._prepare(inputs, training)
         self._check_frames(inputs)
         return super().call(inputs, training=training, mask=mask, **kwargs)
 

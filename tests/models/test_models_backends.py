@@ -87,7 +87,8 @@ def test_tensorflow_and_jax_agree_on_every_variant(tmp_path):
 def test_architecture_and_layer_tests_pass_under_jax():
     result = _run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/models/test_models_architectures.py", "tests/models/test_models_layers.py", "-m", "not paper_size"],
+         "tests/models/test_models_architectures.py", "tests/models/test_models_layers.py",
+         "tests/models/test_models_preprocessor.py", "-m", "not paper_size"],
         "jax",
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]

@@ -110,8 +110,8 @@ def test_raw_uint8_clips_of_any_size_go_through_the_preprocessor_everywhere():
 
 def test_a_decoded_video_is_one_predict_call(tmp_path):
     from keras_sportsnet.data import read_clip
-    from keras_sportsnet.data.synthetic import index_frames
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.data.encoding import write_video
+    from keras_sportsnet.testing.videos import index_frames
 
     path = str(tmp_path / "clip.mp4")
     write_video(path, index_frames(12, height=72, width=96))

@@ -104,7 +104,7 @@ HOSTILE = [
     ("config.json", (("config",), [1]), r"config.json has no 'config' object"),
     ("config.json", (("config", "spec"), 123), r"spec=123; expected a str"),
     ("config.json", (("config", "spec"), "X(1)-FC(2)"), r"describes no buildable model: Cannot parse token 0"),
-    ("config.json", (("config", "fusion"), "warp"), r"fusion='warp'; expected one of"),
+    ("config.json", (("config", "fusion"), "warp"), r"describes no buildable model: `fusion` must be one of .*Received: fusion='warp'"),
     ("config.json", (("config", "num_frames"), "10"), r"num_frames='10'; expected an int"),
     ("config.json", (("config", "num_frames"), -1), r"num_frames=-1; expected an int in \[1, 4096\]"),
     ("config.json", (("config", "num_frames"), 10**12), r"num_frames=1000000000000"),

@@ -291,7 +291,7 @@ def test_hf_handles_with_and_without_revision_from_the_cache(slow_preset, offlin
 
 def test_upload_creates_the_repo_uploads_the_files_and_returns_the_commit(slow_preset, monkeypatch):
     folder, _ = slow_preset
-    calls = []
+    calls, cards = [], []
 
     class FakeApi:
         def __init__(self, token=None, library_name=None):
@@ -302,6 +302,7 @@ def test_upload_creates_the_repo_uploads_the_files_and_returns_the_commit(slow_p
 
         def upload_folder(self, repo_id, folder_path, repo_type, commit_message, allow_patterns):
             calls.append(("upload_folder", repo_id, sorted(os.listdir(folder_path)), allow_patterns))
+            cards.append(open(os.path.join(folder_path, "README.md")).read())
             return huggingface_hub.CommitInfo(
                 commit_url=f"https://huggingface.co/{repo_id}/commit/{COMMIT}", commit_message=commit_message,
                 commit_description="", oid=COMMIT,
@@ -314,6 +315,8 @@ def test_upload_creates_the_repo_uploads_the_files_and_returns_the_commit(slow_p
     assert calls[2][:3] == ("upload_folder", "me/slow-tiny", ["README.md", "config.json", "metadata.json",
                                                               "model.weights.h5", "preprocessor.json", "task.json",
                                                               "task.weights.h5"])
+    assert 'ksn.from_preset("hf://me/slow-tiny@<commit>")' in cards[0]  # the card names this repository
+    assert "<org>/<repo>" not in cards[0] and "library_name: keras-sportsnet" in cards[0]
     with pytest.raises(ValueError, match="not a revision"):
         ksn.upload_preset(folder, "hf://me/slow-tiny@v1")
 
