@@ -33,6 +33,11 @@ run:
    peak is ``VmHWM`` (/proc/self/status), not ``ru_maxrss``: Linux carries a
    forked process' peak over ``exec``, so a subprocess' ``ru_maxrss`` starts at
    its parent's peak (here: the parent that wrote the long video).
+7. Memory bounded in frame size: peak RSS (``VmHWM``) of a fresh process
+   running ``keras-sportsnet predict`` (the CLI's own ``main``, the shipped
+   ``slow_fusion_synthetic`` preset, 20 clips x 4 views) on a 4-second
+   1920x1080 H.264 video vs the same on a 176x144 one. Target: 1080p <= 1.25x
+   176x144. And a 3840x2160 video must classify (exit status 0).
 
 Absolute speeds are noisy on a shared machine, so every target is a ratio of
 two numbers measured in the same run, decoding rates use CPU time rather than
@@ -79,7 +84,13 @@ TARGETS = {
     "shard_cpu_ms": 5.0,  # at most, per augmented clip
     "fit_shards_ratio": 0.9,  # fit fed by shards / fit fed from memory
     "rss_ratio": 1.1,  # at most, 10-minute / 10-second video
+    "predict_rss_ratio": 1.25,  # at most, `predict` on 1080p / on 176x144
 }
+
+PREDICT_VIDEOS = (("176x144", (144, 176)), ("1920x1080", (1080, 1920)), ("3840x2160", (2160, 3840)))
+"""Frame sizes of measurement 7 (name, (height, width))."""
+PREDICT_PRESET = "slow_fusion_synthetic"
+MEASUREMENTS = ("decode", "reader", "fit", "rss", "predict")
 
 # key, description, (height, width), codec, extension, keyframe interval, max B-frames, frames setting
 DECODE_VIDEOS = (
@@ -98,6 +109,8 @@ SETTINGS = {
         "frames_240p": 750,  # 30 s at 25 fps: random seeks matter
         "frames_360p": 500,
         "rss_frames": {"short": 250, "long": 15000},  # 10 s and 10 min at 25 fps
+        "predict_frames": 100,  # 4 s at 25 fps, for 176x144 and 1920x1080
+        "predict_uhd_frames": 50,  # 2 s of 3840x2160
         "dataset_videos": 6,  # for shards and the folder pipeline: 320x240 H.264, GOP 250
         "dataset_frames": 300,
         "clips_per_video": 8,
@@ -115,6 +128,8 @@ SETTINGS = {
         "frames_240p": 120,
         "frames_360p": 60,
         "rss_frames": {"short": 250, "long": 1500},
+        "predict_frames": 30,
+        "predict_uhd_frames": 12,
         "dataset_videos": 2,
         "dataset_frames": 60,
         "clips_per_video": 4,
@@ -202,6 +217,30 @@ def write_long_video(path, num_frames, work_dir):
     finally:
         del frames
         os.remove(buffer)
+
+
+def write_predict_videos(work_dir, settings):
+    """Measurement 7's videos: the same moving, frame-numbered content at 176x144, 1080p and 4K (H.264, GOP 25)."""
+    from keras_sportsnet.data.encoding import write_video
+    from keras_sportsnet.testing.videos import index_frames
+
+    paths = {}
+    for name, (height, width) in PREDICT_VIDEOS:
+        count = settings["predict_uhd_frames"] if height > 1080 else settings["predict_frames"]
+        buffer = os.path.join(work_dir, f"predict_{name}.npy")
+        frames = np.lib.format.open_memmap(buffer, mode="w+", dtype=np.uint8, shape=(count, height, width, 3))
+        try:
+            for start in range(0, count, 10):  # a few frames at a time: 4K frames are 25 MB each
+                stop = min(count, start + 10)
+                frames[start:stop] = index_frames(stop - start, height, width, seed=SEED + 7)
+            path = os.path.join(work_dir, f"predict_{name}.mp4")
+            write_video(path, frames, fps=25, keyframe_interval=25)
+            paths[name] = path
+        finally:
+            del frames
+            os.remove(buffer)
+        log(f"wrote {path} ({count} frames)")
+    return paths
 
 
 # --- decode limits ------------------------------------------------------------
@@ -599,6 +638,28 @@ def rss_worker(payload):
     return result
 
 
+def predict_worker(payload):
+    """Measurement 7: ``keras-sportsnet predict`` (the CLI's ``main``) in this fresh process; its peak RSS.
+
+    The peak is ``VmHWM`` of this process (see `rss_worker` for why not ``ru_maxrss``), read after ``main``
+    returns: imports, model loading, decoding, evaluation and printing all count.
+    """
+    from keras_sportsnet.cli import main as cli_main
+
+    output = payload["json"]
+    start = time.perf_counter()
+    code = cli_main(["predict", payload["path"], "--weights", payload["preset"], "--quiet", "--json", output])
+    elapsed = time.perf_counter() - start
+    top = None
+    if code == 0 and os.path.exists(output):
+        with open(output) as f:
+            top = json.load(f)[0]["top"][0]
+    result = {"name": payload["name"], "exit_code": code, "peak_rss_mb": _proc_status_mb("VmHWM"),
+              "seconds": elapsed, "top": top}
+    log(f"[predict] {payload['name']}: exit {code}, peak RSS {result['peak_rss_mb']:.0f} MB, {elapsed:.1f} s, top {top}")
+    return result
+
+
 def _proc_status_mb(field):
     try:
         with open("/proc/self/status") as f:
@@ -620,7 +681,8 @@ def _reset_peak_rss():
         return False
 
 
-WORKERS = {"decode": decode_worker, "reader": reader_worker, "fit": fit_worker, "rss": rss_worker}
+WORKERS = {"decode": decode_worker, "reader": reader_worker, "fit": fit_worker, "rss": rss_worker,
+           "predict": predict_worker}
 
 
 def worker_main(kind, payload):
@@ -664,26 +726,41 @@ def pick_reference(choice):
 
 
 def run_all(args, settings, work_dir):
-    """Writes the videos and runs every worker; returns the results dict."""
+    """Writes the videos and runs the workers of the measurements asked for; returns the results dict."""
     start = time.perf_counter()
-    paths = make_videos(work_dir, settings)
-    results = {"generation_s": time.perf_counter() - start, "reference": pick_reference(args.reference)}
+    only = set(args.only)
+    skipped = {"error": "not run (--only)"}
+    paths = make_videos(work_dir, settings) if only - {"predict"} else {"decode": {}, "dataset": None, "rss": {}}
+    predict_paths = write_predict_videos(work_dir, settings) if "predict" in only else {}
+    results = {"generation_s": time.perf_counter() - start, "reference": pick_reference(args.reference),
+               "decode": skipped, "reader": skipped, "fit": skipped,
+               "rss": {"short": skipped, "long": skipped}, "predict": {}}
     timeout = args.worker_timeout
     shard_dir = os.path.join(work_dir, "shards")
-    log("== decode: random clips and evaluation (measurements 1, 2)")
-    results["decode"] = run_worker("decode", {"settings": settings, "videos": paths["decode"],
-                                              "reference": results["reference"]}, "numpy", timeout)
-    log("== shard reader (measurement 3)")
+    if "decode" in only:
+        log("== decode: random clips and evaluation (measurements 1, 2)")
+        results["decode"] = run_worker("decode", {"settings": settings, "videos": paths["decode"],
+                                                  "reference": results["reference"]}, "numpy", timeout)
     pipeline = {"settings": settings, "dataset": paths["dataset"], "shard_dir": shard_dir, "spec": args.fit_spec}
-    results["reader"] = run_worker("reader", pipeline, "tensorflow", timeout)
-    log("== fit throughput per pipeline (measurements 4, 5)")
-    if "error" in results["reader"]:
-        results["fit"] = {"error": "no shards (the reader worker failed)"}
-    else:
-        results["fit"] = run_worker("fit", pipeline, "tensorflow", timeout)
-    log("== peak RSS (measurement 6)")
-    results["rss"] = {name: run_worker("rss", {"name": name, "path": path}, "numpy", timeout)
-                      for name, path in paths["rss"].items()}
+    if only & {"reader", "fit"}:
+        log("== shard reader (measurement 3)")
+        results["reader"] = run_worker("reader", pipeline, "tensorflow", timeout)
+    if "fit" in only:
+        log("== fit throughput per pipeline (measurements 4, 5)")
+        if "error" in results["reader"]:
+            results["fit"] = {"error": "no shards (the reader worker failed)"}
+        else:
+            results["fit"] = run_worker("fit", pipeline, "tensorflow", timeout)
+    if "rss" in only:
+        log("== peak RSS (measurement 6)")
+        results["rss"] = {name: run_worker("rss", {"name": name, "path": path}, "numpy", timeout)
+                          for name, path in paths["rss"].items()}
+    if "predict" in only:
+        log("== peak RSS of `keras-sportsnet predict` by frame size (measurement 7)")
+        for name, path in predict_paths.items():
+            payload = {"name": name, "path": path, "preset": PREDICT_PRESET,
+                       "json": os.path.join(work_dir, f"predict_{name}.json")}
+            results["predict"][name] = run_worker("predict", payload, "tensorflow", timeout)
     results["elapsed_s"] = time.perf_counter() - start
     return results
 
@@ -701,6 +778,8 @@ def build_rows(results):
     descriptions = {key: description for key, description, *_ in DECODE_VIDEOS}
 
     def row(measurement, file, value, reference, ratio, target, result):
+        if result in ("ERROR: not run (--only)", "ERROR: not run"):
+            return  # a measurement group left out with --only
         rows.append({"measurement": measurement, "file": file, "value": value, "reference": reference,
                      "ratio": ratio, "target": target, "result": result})
 
@@ -745,6 +824,23 @@ def build_rows(results):
         winner = ("tie (within 5%)" if abs(ratio - 1) < 0.05 else "in the model wins" if ratio > 1 else "tf.data wins")
         row("5. augmentation in the model (`deferred`) / in tf.data (`paper`)", "shards, " + model_name,
             _fit_cell(fit["deferred"]), _fit_cell(fit["shards"]) + " (tf.data)", f"{ratio:.2f}", "report", winner)
+    predict = results.get("predict") or {}
+    small, large, uhd = (predict.get(name, {"error": "not run"}) for name, _ in PREDICT_VIDEOS)
+    if "error" in small or "error" in large:
+        row("7. peak RSS of `keras-sportsnet predict`", "-", "-", "-", "-", "-",
+            "ERROR: " + (small.get("error") or large.get("error")))
+    else:
+        ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
+        failed = " (EXIT STATUS " + str(large["exit_code"]) + ")" if large["exit_code"] else ""
+        row(f"7. peak RSS of `keras-sportsnet predict` ({PREDICT_PRESET}, 20 clips x 4 views)",
+            "H.264, 1920x1080 vs 176x144", f"{large['peak_rss_mb']:.0f} MB{failed}", f"{small['peak_rss_mb']:.0f} MB",
+            f"{ratio:.2f}x", f"<= {t['predict_rss_ratio']}x", verdict(ratio, t["predict_rss_ratio"], at_most=True))
+    if "error" in uhd:
+        row("7b. a 4K video classifies", "-", "-", "-", "-", "-", "ERROR: " + uhd["error"])
+    else:
+        row("7b. a 4K video classifies (`keras-sportsnet predict`)", "H.264, 3840x2160",
+            f"exit status {uhd['exit_code']}, peak {uhd['peak_rss_mb']:.0f} MB", "-", "-", "exit status 0",
+            "PASS" if uhd["exit_code"] == 0 else "MISS")
     rss = results["rss"]
     short, long = rss.get("short", {}), rss.get("long", {})
     if "error" in short or "error" in long:
@@ -834,6 +930,14 @@ def notes(results, args, settings):
                      f"(short / long){growth}. `ru_maxrss` is not used: Linux keeps the peak of the image a process "
                      f"`exec`s from (here the parent, which held the long video's frames): "
                      f"{short['ru_maxrss_mb']:.0f} / {long['ru_maxrss_mb']:.0f} MB.")
+    predict = results.get("predict") or {}
+    if predict and all("error" not in predict.get(name, {"error": 1}) for name, _ in PREDICT_VIDEOS):
+        listing = ", ".join(f"{name}: {predict[name]['peak_rss_mb']:.0f} MB in {predict[name]['seconds']:.0f} s, "
+                            f"top-1 {predict[name]['top']['class'] if predict[name]['top'] else '-'}"
+                            for name, _ in PREDICT_VIDEOS)
+        lines.append(f"- `predict`: {settings['predict_frames']} frames at 176x144 and 1920x1080, "
+                     f"{settings['predict_uhd_frames']} at 3840x2160 (H.264, keyframe every 25); `VmHWM` of a fresh "
+                     f"process (KERAS_BACKEND=tensorflow) calling the CLI's `main`: {listing}.")
     busy = {k: v.get("other_cpu_cores") for k, v in (("decode", decode), ("reader", reader), ("fit", fit))}
     busy = {k: v for k, v in busy.items() if v is not None}
     if busy:
@@ -858,12 +962,18 @@ def parse_args(argv):
                              "default: a tiny one, so that the data pipeline matters).")
     parser.add_argument("--work-dir", help="Write the videos and shards here and keep them (default: a temporary folder).")
     parser.add_argument("--worker-timeout", type=int, default=1800, help="Seconds before a worker is killed.")
+    parser.add_argument("--only", type=lambda text: [part for part in text.split(",") if part], default=list(MEASUREMENTS),
+                        help=f"Comma-separated measurement groups to run, of {','.join(MEASUREMENTS)} (default: all). "
+                             "decode = 1-2, reader = 3, fit = 4-5, rss = 6, predict = 7.")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "PAYLOAD"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    unknown = sorted(set(args.only) - set(MEASUREMENTS))
+    if unknown:
+        raise SystemExit(f"--only: unknown measurement group(s) {unknown}; choose from {list(MEASUREMENTS)}")
     if args.worker:
         return worker_main(*args.worker)
     sys.path.insert(0, REPO_ROOT)

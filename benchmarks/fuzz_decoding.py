@@ -13,7 +13,12 @@ container-aware for AVI, MP4 and Matroska), and checks every mutant against the 
 Each mutant is checked in a worker subprocess (a crash of FFmpeg is seen as the worker dying) under a time bound
 (a hang is the worker not answering in time); both are failures. Outcomes:
 
-- ``exact``: every read gave the reference frames (a sequential PyAV decode from the start, up to its first error);
+- ``exact``: every read gave the reference frames: those of a sequential PyAV decode from the start (going on past
+  packets that fail: `keras_sportsnet.testing.videos.reference_decode`), and no frame is a clean copy of another frame of the undamaged video (a shift). Past the
+  first damage of that decode (an error, or a frame it flags as concealed), where it numbers frames differently
+  from the reader (frames lost), a returned frame must be the one shown at that position in the undamaged video
+  (a read that seeks past damage serves the intact frames in their places); where it numbers frames alike, a
+  returned frame must be that decode's frame or the undamaged video's frame at that index;
 - ``VideoError``: probing or reading raised `VideoError` naming the file;
 - ``wrong``: a read returned frames other than the reference's, or frames of the original video at the wrong
   positions (a shift the reader did not notice: frames lost or duplicated without an error);
@@ -324,34 +329,36 @@ def make_mutants(sources, folder, count, seed):
 
 
 # ------------------------------------------------------------------- checks
-def reference_frames(path):
-    """Every frame a sequential PyAV decode gives, from the start up to its first error."""
-    import av
-
-    frames = []
-    try:
-        with av.open(path, metadata_errors="ignore") as container:
-            if container.streams.video:
-                stream = container.streams.video[0]
-                stream.thread_type = "NONE"
-                for frame in container.decode(stream):
-                    frames.append(frame.to_ndarray(format="rgb24"))
-    except (av.FFmpegError, EOFError, ValueError, OSError, IndexError, RuntimeError):
-        pass
-    return frames
+def _best_match(frame, originals):
+    """Index of the undamaged frame closest to ``frame`` (mean absolute difference), or -1."""
+    if frame.shape != originals[0].shape:
+        return -1
+    errors = [float(np.abs(frame.astype(np.int16) - original.astype(np.int16)).mean()) for original in originals]
+    return int(np.argmin(errors))
 
 
-def _identity_errors(clip, indices, originals):
-    """Positions where the clip holds, cleanly, an original frame other than the one asked for."""
-    wrong = []
-    for frame, index in zip(clip, indices):
-        if frame.shape != originals[0].shape:
-            continue
-        errors = [float(np.abs(frame.astype(np.int16) - original).mean()) for original in originals]
-        best = int(np.argmin(errors))
-        if best != index and errors[best] < 6.0 and errors[best] < 0.5 * errors[min(index, len(errors) - 1)]:
-            wrong.append((index, best))
-    return wrong
+def _shift(clip, originals, run=3):
+    """``(position, original)`` where a frame sequence starts holding, cleanly, the frames of other positions.
+
+    A frame lost or repeated at the container level (a dropped, duplicated or renamed chunk) offsets every later
+    frame: a run of ``run`` consecutive frames that are clean copies of the undamaged video's frames ``k``
+    positions away. A lone frame that looks like another (a decoder shown damaged data, e.g. VP9's
+    "show existing frame" bit flipped) is damage the reference decode shares, not a shift.
+    """
+    offsets = []
+    for position, frame in enumerate(clip):
+        offset = None
+        if frame.shape == originals[0].shape:
+            errors = [float(np.abs(frame.astype(np.int16) - original.astype(np.int16)).mean()) for original in originals]
+            best = int(np.argmin(errors))
+            if errors[best] < 6.0 and (position >= len(errors) or errors[best] < 0.5 * errors[position]):
+                offset = best - position
+        offsets.append(offset)
+    for start in range(len(offsets) - run + 1):
+        window = offsets[start : start + run]
+        if window[0] and all(offset == window[0] for offset in window):
+            return start, start + window[0]
+    return None
 
 
 def check_mutant(path, original, seed):
@@ -361,8 +368,12 @@ def check_mutant(path, original, seed):
     from keras_sportsnet.data import read_clip
     from keras_sportsnet.data import read_clips
 
-    reference = reference_frames(path)
-    originals = [frame.astype(np.int16) for frame in reference_frames(original)]
+    from keras_sportsnet.testing.videos import reference_decode
+
+    decoded = reference_decode(path)
+    reference = decoded.frames
+    intact, damage = decoded.intact, decoded.damage[1] if decoded.damage else None
+    originals = reference_decode(original).frames
     rng = np.random.default_rng(seed)
     try:
         info = probe_video(path)
@@ -374,14 +385,24 @@ def check_mutant(path, original, seed):
         for how, clips in reads:
             got = read_clips(path, clips) if len(clips) > 1 else [read_clip(path, clips[0])]
             for clip, indices in zip(got, clips):
-                if any(i >= len(reference) for i in indices):
-                    return {"outcome": "wrong", "detail": f"{how}: read frames {indices} but a sequential decode gives {len(reference)} frames (probe said {count})"}
-                truth = np.stack([reference[i] for i in indices])
-                if clip.shape != truth.shape or not np.array_equal(clip, truth):
-                    return {"outcome": "wrong", "detail": f"{how}: frames {indices} differ from the sequential decode"}
-                shifted = _identity_errors(clip, indices, originals)
+                for frame, index in zip(clip, indices):
+                    if index < intact:
+                        if frame.shape != reference[index].shape or not np.array_equal(frame, reference[index]):
+                            return {"outcome": "wrong", "detail": f"{how}: frame {index} differs from the sequential decode"}
+                    elif len(reference) == count:
+                        # Past damage the reader does not see (it seeks past it), frames must still be those of a
+                        # sequential decode that goes on past the damage, where that decode numbers frames alike,
+                        # or the intact frame itself (FFmpeg's output after damage can depend on its history).
+                        intact_frame = index < len(originals) and np.array_equal(frame, originals[index])
+                        if not intact_frame and (frame.shape != reference[index].shape or not np.array_equal(frame, reference[index])):
+                            return {"outcome": "wrong", "detail": f"{how}: frame {index} differs from the sequential decode (damaged from frame {intact}: {damage})"}
+                    elif _best_match(frame, originals) != index:
+                        # Where that decode numbers frames differently (frames lost to the damage), the right frame
+                        # is the one shown at that position in the undamaged video.
+                        return {"outcome": "wrong", "detail": f"{how}: frame {index} is not frame {index} of the video (a sequential decode is damaged from frame {intact}: {damage})"}
+                shifted = _shift(clip, originals) if how == "sequential" and len(originals) else None
                 if shifted:
-                    return {"outcome": "wrong", "detail": f"{how}: position {shifted[0][0]} holds original frame {shifted[0][1]} (frames lost or repeated, unnoticed)"}
+                    return {"outcome": "wrong", "detail": f"{how}: from position {shifted[0]} on, the frames are those of positions {shifted[1]}... of the video (frames lost or repeated, unnoticed)"}
         return {"outcome": "exact", "detail": f"{count} frames"}
     except VideoError as error:
         if error.path != path:
@@ -452,8 +473,8 @@ class Worker:
             self.process = None
 
 
-def run(count, seed, timeout=60, keep=None, verbose=True):
-    """Fuzzes ``count`` mutants; returns ``(table_rows, failures)``."""
+def run(count, seed, timeout=60, keep=None, verbose=True, details=None):
+    """Fuzzes ``count`` mutants; returns ``(table_rows, failures)``; ``details`` (a list) gets every outcome."""
     folder = tempfile.mkdtemp(prefix="ksn_fuzz_")
     worker_process = Worker()
     try:
@@ -465,6 +486,8 @@ def run(count, seed, timeout=60, keep=None, verbose=True):
         for number, (path, name, description) in enumerate(mutants):
             result = worker_process.check(path, sources[name], seed * 100003 + number, timeout)
             counts[name][result["outcome"]] += 1
+            if details is not None:
+                details.append((os.path.basename(path), description, result["outcome"], result["detail"]))
             if result["outcome"] in FAILURES:
                 failures.append((os.path.basename(path), description, result["outcome"], result["detail"]))
                 if keep:
@@ -495,14 +518,19 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the mutations and read patterns")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds one mutant may take before it is a hang")
     parser.add_argument("--keep", default=None, help="folder to copy failing mutants into")
-    parser.add_argument("--json", default=None, help="write the table and failures as JSON here")
+    parser.add_argument("--json", default=None, help="write the table, failures and every outcome as JSON here")
+    parser.add_argument("--all", action="store_true", help="print every mutant's outcome, not only the failures")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker()
         return 0
     started = time.monotonic()
-    rows, failures = run(args.mutants, args.seed, args.timeout, args.keep)
+    details = []
+    rows, failures = run(args.mutants, args.seed, args.timeout, args.keep, details=details)
+    if args.all:
+        for name, description, outcome, detail in details:
+            print(f"{outcome}: {name} ({description}): {detail}")
     print(format_rows(rows))
     print(f"{args.mutants} mutants in {time.monotonic() - started:.0f} s (seed {args.seed})")
     for name, description, outcome, detail in failures:
@@ -510,7 +538,7 @@ def main(argv=None):
     if args.json:
         from keras_sportsnet.utils.files import write_json
 
-        write_json(args.json, {"rows": rows, "failures": failures, "seed": args.seed})
+        write_json(args.json, {"rows": rows, "failures": failures, "outcomes": details, "seed": args.seed})
     return 1 if failures else 0
 
 

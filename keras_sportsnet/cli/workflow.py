@@ -17,6 +17,7 @@ import numpy as np
 from keras_sportsnet.utils.files import write_json
 from keras_sportsnet.models.backbone import FUSIONS
 from keras_sportsnet.models.backbone import RESOLUTIONS
+from keras_sportsnet.training.transfer import DEFAULT_TRANSFER_DROPOUT
 from keras_sportsnet.training.transfer import REGIMES
 
 EXAMPLES = __doc__.split("Example:\n", 1)[1]
@@ -138,13 +139,17 @@ def _train_and_save(model, args, recipe, metadata, context=None):
 
     Under a distribution ``context`` every process trains and loads the best weights; the chief alone
     writes the preset (the folder name is returned on every process)."""
+    from keras_sportsnet.distributed import without_distribution
     from keras_sportsnet.models.loading import save_preset
-    from keras_sportsnet.training.trainer import _without_distribution
     from keras_sportsnet.training.trainer import train
 
     train_data, val_data = _datasets(args, model, recipe, context)
     result = train(model, train_data, val_data, run_dir=args.run_dir, epochs=args.epochs,
                    steps_per_epoch=args.steps_per_epoch, recipe=recipe, distribution=context)
+    if result["stopped"] and result["stopped"].startswith("diverged"):
+        print(f"No preset written: training diverged at epoch {result['divergence']['epoch']} (see above). Try a "
+              f"lower --learning-rate (now {recipe.learning_rate}) in a new --run-dir.", file=sys.stderr)
+        return result, None
     if result["best_weights"]:
         model.load_weights(result["best_weights"])
     metadata = dict(metadata)
@@ -156,7 +161,7 @@ def _train_and_save(model, args, recipe, metadata, context=None):
                                                 "processes": context.process_count}
         if not context.is_chief:
             return result, folder
-    with _without_distribution():
+    with without_distribution():
         return result, save_preset(model, folder, overwrite=True, metadata=metadata)
 
 
@@ -193,6 +198,8 @@ def _train(args):
                     "path": os.path.abspath(args.data or args.shards)},
         "training": {**recipe.to_dict(), "steps_per_epoch": args.steps_per_epoch, "seed": args.seed},
     }, context)
+    if folder is None:
+        return 1
     if context is not None and not context.is_chief:
         return 0
     print(f"Best {result.get('best')!s} at epoch {result['best_epoch']}; preset written to {folder}")
@@ -238,6 +245,8 @@ def _transfer(args):
         "dataset": {"name": os.path.basename(os.path.normpath(args.data)), "path": os.path.abspath(args.data)},
         "training": {"transfer_from": args.weights, "regime": args.regime, "dropout": args.dropout},
     })
+    if folder is None:
+        return 1
     print(f"Transfer ({args.regime}) done; preset written to {folder}")
     return 0
 
@@ -326,7 +335,8 @@ def register(commands):
     transfer.add_argument("data", help="folder of class folders of the new task")
     transfer.add_argument("--weights", required=True, help="the trained model: preset name, hf:// handle or folder")
     transfer.add_argument("--regime", default="top3", choices=REGIMES)
-    transfer.add_argument("--dropout", type=float, default=0.9, help="before every trained layer (0.9, the paper)")
+    transfer.add_argument("--dropout", type=float, default=DEFAULT_TRANSFER_DROPOUT,
+                          help=f"before every trained layer ({DEFAULT_TRANSFER_DROPOUT}; the paper's 0.9 diverges on small sets)")
     transfer.add_argument("--resize-to", type=int, help="centre-square side before cropping (default: the preset's)")
     _add_training_arguments(transfer)
     transfer.set_defaults(handler=_transfer)

@@ -6,6 +6,8 @@ samplers, the augmentation layers, and datasets composed from them.
 
 from keras_sportsnet.data.datasets import video_dataset_from_directory
 from keras_sportsnet.data.datasets import video_dataset_from_list
+from keras_sportsnet.data.decoding import BLACK_FRAME
+from keras_sportsnet.data.decoding import DEFAULT_MAX_PIXELS
 from keras_sportsnet.data.decoding import VideoDecoder
 from keras_sportsnet.data.decoding import VideoInfo
 from keras_sportsnet.data.decoding import get_decoder

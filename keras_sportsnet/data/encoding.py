@@ -1,4 +1,4 @@
-"""Write uint8 RGB frames to a video file with PyAV (small videos for examples, tests, benchmarks, the embedded dataset).
+"""Write uint8 RGB frames to a video file with PyAV: small videos for examples, tests, benchmarks, the embedded dataset.
 
 Example:
 ```python

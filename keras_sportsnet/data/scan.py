@@ -1,11 +1,12 @@
 """Scan a video collection: probe every file in parallel, report the bad ones.
 
-`scan_videos` walks a directory (or takes a list of files), probes each video
-with the default decoder in a thread pool (PyAV releases the GIL), and returns
-a `ScanReport` of the good videos (`VideoInfo`) and of every unreadable,
-empty, truncated, non-video or too-short file with the reason. A JSON
-manifest, written atomically, lets the next scan skip files whose size and
-modification time have not changed.
+`scan_videos` walks a folder (or takes a list of files), probes each video with the default decoder in a thread
+pool (PyAV releases the GIL), and returns a `ScanReport` of the good videos (`VideoInfo`) and of every unreadable,
+empty, truncated, damaged, non-video or too-short file with the reason. Probing is the same decodability test
+datasets and evaluation apply later (`probe_video`: the file's index, plus a few frames decoded at keyframes
+spread over the file, each checked against the index), so a file `scan_videos` calls good does not fail later for
+a reason the scan could have seen at that cost. A JSON manifest, written atomically, lets the next scan skip files
+whose size and modification time have not changed.
 """
 
 import concurrent.futures
@@ -13,25 +14,29 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
-import time
 import warnings
 
 from keras_sportsnet.data.decoding import DEFAULT_DECODER
+from keras_sportsnet.data.decoding import DEFAULT_MAX_PIXELS
 from keras_sportsnet.data.decoding import VideoInfo
 from keras_sportsnet.data.decoding import file_signature
 from keras_sportsnet.data.decoding import get_decoder
 from keras_sportsnet.data.errors import VideoError
+from keras_sportsnet.utils.checks import check_int
+from keras_sportsnet.utils.files import read_json
+from keras_sportsnet.utils.files import write_json
+from keras_sportsnet.utils.progress import Progress
 
-__all__ = ["ScanReport", "scan_videos", "usable_videos", "VIDEO_EXTENSIONS"]
+__all__ = ["MANIFEST_VERSION", "ScanReport", "VIDEO_EXTENSIONS", "scan_videos", "usable_videos"]
 
 VIDEO_EXTENSIONS = (
     ".3gp", ".asf", ".avi", ".flv", ".m2ts", ".m4v", ".mkv", ".mov", ".mp4",
     ".mpeg", ".mpg", ".mts", ".ogv", ".ts", ".vob", ".webm", ".wmv",
 )  # fmt: skip
-"""File extensions `scan_videos` picks up in a directory by default."""
+"""File extensions `scan_videos` picks up in a folder by default."""
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+"""Version of the manifest format and of the probe's checks (version 1 manifests are rebuilt quietly)."""
 
 
 @dataclasses.dataclass
@@ -101,27 +106,31 @@ def scan_videos(
     num_workers=None,
     manifest=None,
     verbose=True,
+    max_pixels=DEFAULT_MAX_PIXELS,
 ):
-    """Probes every video of a directory tree (or list) and reports the bad ones.
+    """Probes every video of a folder tree (or list) and reports the bad ones.
 
     Args:
-        directory_or_paths: a directory (scanned recursively), a file, or a
-            list of those. Listed files are probed whatever their extension;
-            files found in directories must have one of ``extensions``.
-        extensions: iterable of extensions (``".mp4"``, case-insensitive), or
-            None for `VIDEO_EXTENSIONS`.
-        follow_links: bool. Descend into symbolic links to directories.
+        directory_or_paths: a folder (scanned recursively), a file, or a list of those. Listed files are probed
+            whatever their extension; files found in folders must have one of ``extensions``.
+        extensions: iterable of extensions (``".mp4"``, case-insensitive), or None for `VIDEO_EXTENSIONS`.
+        follow_links: bool. Descend into symbolic links to folders.
         min_frames: int. Videos with fewer frames are reported as too short.
         num_workers: int or None. Probing threads (None: ``min(8, 2 * cpus)``).
-        manifest: path of a JSON manifest or None. Results for files whose
-            size and modification time are unchanged are taken from it; it is
-            then rewritten atomically (temporary file + ``os.replace``). An
-            unreadable manifest is ignored with a warning and rebuilt.
+        manifest: path of a JSON manifest or None. Results for files whose size and modification time are
+            unchanged are taken from it; it is then rewritten atomically. An unreadable manifest is ignored with
+            a warning and rebuilt.
         verbose: bool. Progress line and summary on stderr.
+        max_pixels: int. Frame-size budget of the probe (see `probe_video`): larger videos are reported bad.
 
     Returns:
-        `ScanReport`: ``good`` (list of `VideoInfo`) and ``bad`` (list of
-        ``(path, reason)``), both sorted by path; deterministic.
+        `ScanReport`: ``good`` (list of `VideoInfo`) and ``bad`` (list of ``(path, reason)``), both sorted by
+        path; deterministic.
+
+    Raises:
+        FileNotFoundError: ``directory_or_paths`` is a single path that does not exist, or a list holds a missing
+            path that looks like a folder (no extension, or a trailing separator); the message names it. A missing
+            file with an extension in a list is reported as bad instead.
 
     Example:
     ```python
@@ -129,11 +138,15 @@ def scan_videos(
     print(report)
     ```
     """
-    if int(min_frames) < 0:
-        raise ValueError(f"`min_frames` must be >= 0. Received: min_frames={min_frames}")
+    min_frames = check_int("min_frames", min_frames, minimum=0)
     paths = _list_videos(directory_or_paths, extensions, follow_links)
-    known = _load_manifest(manifest) if manifest is not None else {}
-    results = {}  # path -> ("info", VideoInfo) | ("error", reason) | None (file gone)
+    return _scan(paths, min_frames, num_workers, manifest, verbose, max_pixels)
+
+
+def _scan(paths, min_frames, num_workers, manifest, verbose, max_pixels):
+    """Probes exactly ``paths`` (sorted, distinct); the shared step of `scan_videos` and `usable_videos`."""
+    known = _load_manifest(manifest, max_pixels) if manifest is not None else {}
+    results = {}  # path -> ("info", VideoInfo) | ("error", reason)
     signatures = {}
     reused = 0
     to_probe = []
@@ -147,13 +160,14 @@ def scan_videos(
         else:
             to_probe.append(path)
 
-    progress = _Progress(len(to_probe), verbose)
     workers = num_workers or min(8, 2 * (os.cpu_count() or 1))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
-        for path, result in zip(to_probe, pool.map(_probe, to_probe)):
-            results[path] = result
-            progress.update(result[0] == "error")
-    progress.close()
+    bad = 0
+    with Progress("scanning", total=len(to_probe), unit="files", enabled=verbose) as progress:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+            for path, result in zip(to_probe, pool.map(lambda path: _probe(path, max_pixels), to_probe)):
+                results[path] = result
+                bad += result[0] == "error"
+                progress.update(extra=f"{bad} bad")
 
     report = ScanReport(reused=reused)
     for path in paths:
@@ -165,7 +179,7 @@ def scan_videos(
         else:
             report.good.append(value)
     if manifest is not None:
-        _write_manifest(manifest, paths, results, signatures)
+        _write_manifest(manifest, paths, results, signatures, max_pixels)
     if verbose:
         print(str(report).splitlines()[0], file=sys.stderr)
     return report
@@ -173,13 +187,16 @@ def scan_videos(
 
 def _list_videos(directory_or_paths, extensions, follow_links):
     """Sorted, distinct paths to probe."""
-    if isinstance(directory_or_paths, (str, bytes, os.PathLike)):
+    single = isinstance(directory_or_paths, (str, bytes, os.PathLike))
+    if single:
         directory_or_paths = [directory_or_paths]
     extensions = tuple(ext.lower() for ext in (VIDEO_EXTENSIONS if extensions is None else extensions))
     extensions = tuple(ext if ext.startswith(".") else f".{ext}" for ext in extensions)
     paths = set()
     for item in directory_or_paths:
         item = os.fsdecode(item)
+        if not os.path.lexists(item) and (single or item.endswith(("/", os.sep)) or not os.path.splitext(item)[1]):
+            raise FileNotFoundError(f"Cannot scan {item}: it does not exist (expected a folder of videos or a video file)")
         if not os.path.isdir(item):
             paths.add(item)  # a listed file is probed whatever its name; missing ones are reported
             continue
@@ -196,24 +213,27 @@ def _signature(path):
         return None
 
 
-def _probe(path):
+def _probe(path, max_pixels):
     try:
-        return ("info", get_decoder().probe(path))
+        return ("info", get_decoder().probe(path, max_pixels=max_pixels))
     except VideoError as error:
         return ("error", error.problem)
     except Exception as error:  # noqa: BLE001 - one odd file must not stop a scan of thousands
         return ("error", f"unexpected {type(error).__name__}: {error}")
 
 
-def _load_manifest(path):
+def _load_manifest(path, max_pixels):
     """``{abspath: {"signature": [size, mtime_ns], "info": VideoInfo | None, "error": str | None}}``."""
     if not os.path.exists(path):
         return {}
     try:
-        with open(path, encoding="utf-8") as file:
-            config = json.load(file)
-        if config.get("version") != MANIFEST_VERSION or config.get("decoder") != DEFAULT_DECODER:
-            return {}  # written by another version: rebuild quietly
+        config = read_json(path, what="scan manifest")
+        if (
+            config.get("version") != MANIFEST_VERSION
+            or config.get("decoder") != DEFAULT_DECODER
+            or config.get("max_pixels") != max_pixels
+        ):
+            return {}  # written by another version or with another budget: rebuild quietly
         entries = {}
         for entry in config["entries"]:
             info = VideoInfo.from_dict(entry["info"]) if entry.get("info") else None
@@ -224,11 +244,11 @@ def _load_manifest(path):
             }
         return entries
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        warnings.warn(f"Ignoring unreadable scan manifest {path} ({error}); rebuilding it.", stacklevel=3)
+        warnings.warn(f"Ignoring unreadable scan manifest {path} ({error}); rebuilding it.", stacklevel=4)
         return {}
 
 
-def _write_manifest(path, paths, results, signatures):
+def _write_manifest(path, paths, results, signatures, max_pixels):
     entries = []
     for video in paths:
         kind, value = results[video]
@@ -242,51 +262,17 @@ def _write_manifest(path, paths, results, signatures):
                 "error": value if kind == "error" else None,
             }
         )
-    text = json.dumps({"version": MANIFEST_VERSION, "decoder": DEFAULT_DECODER, "entries": entries}, indent=1)
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-class _Progress:
-    """A throttled ``scanning: done/total`` line on stderr for scans that take a while."""
-
-    def __init__(self, total, enabled, interval=0.5):
-        self.total, self.enabled, self.interval = total, enabled, interval
-        self.done = self.bad = 0
-        self.start = self.last = time.monotonic()
-        self.shown = False
-
-    def update(self, bad):
-        self.done += 1
-        self.bad += bool(bad)
-        now = time.monotonic()
-        if self.enabled and now - self.last >= self.interval and now - self.start >= 1.0:
-            self.last, self.shown = now, True
-            sys.stderr.write(f"\rscanning: {self.done}/{self.total} files probed, {self.bad} bad")
-            sys.stderr.flush()
-
-    def close(self):
-        if self.shown:
-            sys.stderr.write(f"\rscanning: {self.done}/{self.total} files probed, {self.bad} bad\n")
-            sys.stderr.flush()
+    config = {"version": MANIFEST_VERSION, "decoder": DEFAULT_DECODER, "max_pixels": max_pixels, "entries": entries}
+    write_json(path, config)
 
 
 def usable_videos(paths, span, short_video_policy="loop", manifest=None, verbose=True):
     """Probes ``paths`` once and sorts them into usable videos and problems.
 
-    The shared first step of datasets and evaluation: every file is probed
-    (`scan_videos`); unreadable ones, and with ``short_video_policy="skip"``
-    those shorter than ``span`` frames, become problems with their reason.
+    The shared first step of datasets and evaluation: every listed path is probed as a video (a folder, FIFO or
+    device in the list is a problem, never walked or opened), with the same decodability test as
+    `scan_videos`; unreadable ones, and with ``short_video_policy="skip"`` those shorter than ``span`` frames,
+    become problems with their reason. Every path ends up either usable or in ``problems``.
 
     Args:
         paths: sequence of video paths.
@@ -296,22 +282,23 @@ def usable_videos(paths, span, short_video_policy="loop", manifest=None, verbose
         verbose: bool.
 
     Returns:
-        ``(keep, frame_counts, problems, report)``: indices into ``paths`` of
-        the usable videos, their frame counts, ``{path: reason}`` for the
-        others, and the `ScanReport`.
+        ``(keep, frame_counts, problems, report)``: indices into ``paths`` of the usable videos, their frame
+        counts, ``{path: reason}`` for the others, and the `ScanReport`.
 
     Example:
     ```python
     keep, counts, problems, _ = usable_videos(videos.paths, geometry.span)
     ```
     """
-    report = scan_videos(list(paths), manifest=manifest, verbose=verbose)
+    listed = sorted({os.fsdecode(path) for path in paths})
+    report = _scan(listed, 1, None, manifest, verbose, DEFAULT_MAX_PIXELS)
     infos = {os.path.abspath(info.path): info for info in report.good}
     problems = dict(report.bad)
     keep, counts = [], []
     for index, path in enumerate(paths):
         info = infos.get(os.path.abspath(path))
         if info is None:
+            problems.setdefault(path, "not probed")
             continue
         if short_video_policy == "skip" and info.num_frames < span:
             problems[path] = f"too short: {info.num_frames} frames, a clip spans {span} (short_video_policy='skip')"

@@ -5,7 +5,8 @@
   picks the engine (JAX `keras.distribution.DataParallel`, TensorFlow
   `MirroredStrategy`) and returns a `DistributedContext`, which
   `keras_sportsnet.training.train` uses by itself: one process writes the
-  checkpoints, every process restores them.
+  checkpoints, every process restores them. `without_distribution()`: a block
+  where one process writes files alone (no JAX collectives).
 - `linear_scaling`, `LinearWarmup`: the learning rate for a larger global batch.
 - `multi_worker`: EXPERIMENTAL TensorFlow `MultiWorkerMirroredStrategy`
   through a version-pinned patch of Keras (keras-team/keras#20585).
@@ -21,6 +22,7 @@ from keras_sportsnet.distributed.context import current
 from keras_sportsnet.distributed.context import reset
 from keras_sportsnet.distributed.context import setup
 from keras_sportsnet.distributed.context import simulate_cpu_devices
+from keras_sportsnet.distributed.context import without_distribution
 from keras_sportsnet.distributed.scaling import LinearWarmup
 from keras_sportsnet.distributed.scaling import linear_scaling
 
@@ -34,4 +36,5 @@ __all__ = [
     "reset",
     "setup",
     "simulate_cpu_devices",
+    "without_distribution",
 ]

@@ -36,8 +36,18 @@ import sys
 import keras
 
 from keras_sportsnet.utils.checks import check_choice
+from keras_sportsnet.utils.checks import check_int
+from keras_sportsnet.utils.checks import check_positive_int
 
-__all__ = ["DistributedContext", "setup", "current", "reset", "cluster_from_environment", "simulate_cpu_devices"]
+__all__ = [
+    "DistributedContext",
+    "cluster_from_environment",
+    "current",
+    "reset",
+    "setup",
+    "simulate_cpu_devices",
+    "without_distribution",
+]
 
 ENGINES = ("auto", "data_parallel", "mirrored", "multi_worker_mirrored", "none")
 INPUT_SHARDINGS = ("global", "per_process")
@@ -57,6 +67,35 @@ def reset():
     if _CURRENT is not None and _CURRENT.engine == "data_parallel":
         keras.distribution.set_distribution(None)
     _CURRENT = None
+
+
+@contextlib.contextmanager
+def without_distribution():
+    """Runs the block with no global Keras distribution (for files one process writes alone).
+
+    Keras' ``save_weights`` builds a throwaway optimizer, whose variables a
+    multi-process JAX distribution would place with a collective
+    (``device_put`` checks the value on every process): on the chief alone
+    that collective crashes or hangs. Without the distribution the throwaway
+    variables stay local, and the real ones are read from local copies.
+    Outside a JAX distribution it does nothing.
+
+    Example:
+    ```python
+    if context.is_chief:
+        with ksn.distributed.without_distribution():
+            model.save_weights("final.weights.h5")
+    ```
+    """
+    active = keras.distribution.distribution()
+    if active is None:
+        yield
+        return
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(active)
 
 
 def _int_env(environ, name):
@@ -136,8 +175,7 @@ def simulate_cpu_devices(count):
     context = ksn.distributed.setup()   # 2 replicas
     ```
     """
-    if not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be a positive integer. Received: count={count!r}")
+    check_positive_int("count", count)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -200,7 +238,7 @@ class DistributedContext:
 
     def global_batch_size(self, per_replica_batch_size):
         """Clips per optimizer step over the whole job: ``per_replica_batch_size * num_replicas``."""
-        _check_positive("per_replica_batch_size", per_replica_batch_size)
+        check_positive_int("per_replica_batch_size", per_replica_batch_size)
         return per_replica_batch_size * self.num_replicas
 
     def per_replica_batch_size(self, global_batch_size):
@@ -220,7 +258,7 @@ class DistributedContext:
 
     @staticmethod
     def _divide(name, value, by, by_name):
-        _check_positive(name, value)
+        check_positive_int(name, value)
         if value % by:
             raise ValueError(f"`{name}` must be a multiple of {by_name}={by}. Received: {name}={value}")
         return value // by
@@ -265,11 +303,6 @@ class DistributedContext:
         return (f"DistributedContext(backend={self.backend!r}, engine={self.engine!r}, process_index={self.process_index}, "
                 f"process_count={self.process_count}, num_replicas={self.num_replicas}, "
                 f"input_sharding={self.input_sharding!r})")
-
-
-def _check_positive(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
 
 def setup(
@@ -317,8 +350,9 @@ def setup(
             process to join.
         seed: int or None. Sets `keras.utils.set_random_seed` on every process
             (all processes must build identical initial weights). None with
-            several processes: process 0's random seed is sent to all, unless
-            a seed was set already.
+            several processes: process 0 draws a seed from Python's `random`
+            (which an earlier `keras.utils.set_random_seed` seeds, so a seeded
+            script stays reproducible) and every process sets it.
         allow_untested_keras: bool. ``"multi_worker_mirrored"`` only: run the
             patch on a Keras version it was not tested with.
 
@@ -340,11 +374,9 @@ def setup(
     global _CURRENT
     check_choice("engine", engine, ENGINES)
     check_choice("input_sharding", input_sharding, INPUT_SHARDINGS)
-    for name, value in (("heartbeat_timeout_seconds", heartbeat_timeout_seconds),
-                        ("initialization_timeout_seconds", initialization_timeout_seconds)):
-        _check_positive(name, value)
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+    check_positive_int("heartbeat_timeout_seconds", heartbeat_timeout_seconds)
+    check_positive_int("initialization_timeout_seconds", initialization_timeout_seconds)
+    check_int("seed", seed, allow_none=True)
     backend = keras.backend.backend()
     env = cluster_from_environment()
     job_addresses = job_addresses if job_addresses is not None else env["job_addresses"]
@@ -352,7 +384,7 @@ def setup(
     process_id = process_id if process_id is not None else env["process_id"]
     source = "arguments" if env["source"] is None else env["source"]
     if num_processes is not None:
-        _check_positive("num_processes", num_processes)
+        check_positive_int("num_processes", num_processes)
     if num_processes and num_processes > 1:
         if process_id is None or not isinstance(process_id, int) or not 0 <= process_id < num_processes:
             raise ValueError(
@@ -381,8 +413,10 @@ def setup(
         reset()
 
     if engine == "data_parallel":
-        context = _setup_jax(multi_process, job_addresses, num_processes, process_id, devices, input_sharding,
-                             detect_cluster, heartbeat_timeout_seconds, initialization_timeout_seconds, seed, source)
+        context = _setup_jax(multi_process=multi_process, job_addresses=job_addresses, num_processes=num_processes,
+                             process_id=process_id, devices=devices, input_sharding=input_sharding,
+                             detect_cluster=detect_cluster, heartbeat_timeout=heartbeat_timeout_seconds,
+                             initialization_timeout=initialization_timeout_seconds, seed=seed, source=source)
     elif engine == "mirrored":
         import tensorflow as tf
 
@@ -434,7 +468,7 @@ def _seed(seed):
         keras.utils.set_random_seed(seed)
 
 
-def _setup_jax(multi_process, job_addresses, num_processes, process_id, devices, input_sharding, detect_cluster,
+def _setup_jax(*, multi_process, job_addresses, num_processes, process_id, devices, input_sharding, detect_cluster,
                heartbeat_timeout, initialization_timeout, seed, source):
     import jax
 
@@ -451,15 +485,15 @@ def _setup_jax(multi_process, job_addresses, num_processes, process_id, devices,
     if seed is not None:
         keras.utils.set_random_seed(seed)
     elif process_count > 1:
-        from keras.src.utils import rng_utils
+        # Every process must build the same initial weights: process 0 draws a seed from Python's generator
+        # (seeded by an earlier `keras.utils.set_random_seed`, else by the system) and sends it to all.
+        import random
 
-        if rng_utils.get_random_seed() is None:
-            # Every process must build the same initial weights: process 0's seed for all.
-            import numpy as np
-            from jax.experimental import multihost_utils
+        import numpy as np
+        from jax.experimental import multihost_utils
 
-            local = np.asarray(np.random.SeedSequence().entropy % (2**31), np.int64)
-            keras.utils.set_random_seed(int(multihost_utils.broadcast_one_to_all(local)))
+        local = np.asarray(random.randint(1, 2**31 - 1), np.int64)
+        keras.utils.set_random_seed(int(multihost_utils.broadcast_one_to_all(local)))
     all_devices = devices or keras.distribution.list_devices()
     distribution = keras.distribution.DataParallel(
         devices=all_devices, auto_shard_dataset=(input_sharding == "global"))

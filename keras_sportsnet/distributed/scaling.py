@@ -12,6 +12,9 @@ diverge.
 
 import keras
 
+from keras_sportsnet.utils.checks import check_float
+from keras_sportsnet.utils.checks import check_positive_int
+
 __all__ = ["linear_scaling", "LinearWarmup"]
 
 
@@ -30,11 +33,9 @@ def linear_scaling(learning_rate, global_batch_size, reference_batch_size=32):
     >>> linear_scaling(1e-3, 256)
     0.008
     """
-    if not learning_rate > 0:
-        raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}")
-    for name, value in (("global_batch_size", global_batch_size), ("reference_batch_size", reference_batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    check_float("learning_rate", learning_rate, 0, low_open=True)
+    check_positive_int("global_batch_size", global_batch_size)
+    check_positive_int("reference_batch_size", reference_batch_size)
     return learning_rate * global_batch_size / reference_batch_size
 
 
@@ -60,11 +61,8 @@ class LinearWarmup(keras.callbacks.Callback):
 
     def __init__(self, target, warmup_steps):
         super().__init__()
-        if not target > 0:
-            raise ValueError(f"`target` must be positive. Received: target={target!r}")
-        if not isinstance(warmup_steps, int) or warmup_steps < 1:
-            raise ValueError(f"`warmup_steps` must be a positive integer. Received: warmup_steps={warmup_steps!r}")
-        self.target, self.warmup_steps = float(target), warmup_steps
+        self.target = check_float("target", target, 0, low_open=True)
+        self.warmup_steps = check_positive_int("warmup_steps", warmup_steps)
 
     def on_train_batch_begin(self, batch, logs=None):
         step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))

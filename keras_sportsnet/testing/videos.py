@@ -15,9 +15,12 @@ assert [frame_code(frame) for frame in clip] == [7, 8]
 ```
 """
 
+import dataclasses
+import hashlib
+
 import numpy as np
 
-__all__ = ["BITS", "frame_code", "index_frames", "pack_bframes"]
+__all__ = ["BITS", "ReferenceDecode", "digest", "frame_code", "index_frames", "pack_bframes", "reference_decode"]
 
 BITS = 12
 """Bars drawn per frame: indices up to ``2**12 - 1`` are readable."""
@@ -148,3 +151,84 @@ def pack_bframes(source, destination):
             packet.time_base, packet.stream, packet.is_keyframe = stream.time_base, out_stream, key
             output.mux(packet)
     return destination
+
+
+@dataclasses.dataclass
+class ReferenceDecode:
+    """What a plain sequential decode of a file gives: the reference `read_clip` is exact against.
+
+    Attributes:
+        frames: list of uint8 RGB arrays ``(height, width, 3)`` (empty when ``keep_frames=False``).
+        digests: list of bytes: a digest of each frame's RGB pixels, in order.
+        damage: ``(frame, reason)`` of the first packet that fails to decode or the first frame the decoder flags
+            as corrupt (it concealed errors), or None for an intact decode.
+    """
+
+    frames: list
+    digests: list
+    damage: object = None
+
+    @property
+    def intact(self):
+        """Frames before the first damage (all of them for an intact decode)."""
+        return len(self.digests) if self.damage is None else self.damage[0]
+
+
+def reference_decode(path, keep_frames=True):
+    """Decodes every frame of ``path`` from the start with PyAV, going on past packets that fail.
+
+    This is the reference of the decoding contract (`keras_sportsnet.data.read_clip` returns exactly these frames
+    at the indices asked for, or raises `VideoError`), written independently of the library's decoder: one thread,
+    no seeking, every frame converted to RGB.
+
+    Args:
+        path: str. A video file.
+        keep_frames: bool. Keep the frames (else only their digests: long videos at full resolution).
+
+    Returns:
+        `ReferenceDecode`.
+
+    Example:
+    ```python
+    reference = reference_decode("clip.avi", keep_frames=False)
+    clip = ksn.data.read_clip("clip.avi", [5, 6])
+    assert [digest(frame) for frame in clip] == reference.digests[5:7]
+    ```
+    """
+    import av
+
+    result = ReferenceDecode([], [])
+
+    def damage(reason):
+        if result.damage is None:
+            result.damage = (len(result.digests), reason)
+
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            if not container.streams.video or container.streams.video[0].codec_context is None:
+                damage("no decodable video stream")
+                return result
+            stream = container.streams.video[0]
+            stream.thread_type = "NONE"
+            for packet in container.demux(stream):  # the last, empty packet flushes the decoder
+                try:
+                    decoded = packet.decode()
+                except (av.FFmpegError, EOFError) as error:
+                    damage(f"{type(error).__name__}: {error}")
+                    continue
+                for frame in decoded:
+                    if frame.is_corrupt:
+                        damage("a frame the decoder flags as corrupt")
+                    rgb = frame.to_ndarray(format="rgb24")
+                    result.digests.append(digest(rgb))
+                    if keep_frames:
+                        result.frames.append(rgb)
+    except Exception as error:  # noqa: BLE001 - whatever stops the reference decode is where it stops
+        damage(f"{type(error).__name__}: {error}")
+    return result
+
+
+def digest(frame):
+    """A digest of a uint8 frame's pixels and shape (equal digests: equal frames)."""
+    frame = np.ascontiguousarray(frame)
+    return hashlib.blake2b(repr(frame.shape).encode() + frame.tobytes(), digest_size=16).digest()

@@ -9,7 +9,12 @@
 - ``"scratch"``: the same network, randomly initialised and trained on the
   new data alone.
 
-The paper keeps 10% of the units active in its dropout (``dropout=0.9``).
+The paper keeps 10% of the units active in its dropout (``dropout=0.9``,
+`PAPER_DROPOUT`). The default here is 0.5 (`DEFAULT_TRANSFER_DROPOUT`):
+with 10% of the units kept, the survivors are scaled by 10, the trained
+layers see activations ten times larger than at inference, and fine-tuning on
+small sets diverged to NaN (the paper's miniature in benchmarks/ and the
+command line's own example); at 0.5 the same runs converge.
 """
 
 import os
@@ -18,8 +23,11 @@ from keras_sportsnet.models.backbone import SportsNetBackbone
 from keras_sportsnet.models.classifier import SportsNetVideoClassifier
 from keras_sportsnet.models.surgery import inflate_weights
 from keras_sportsnet.utils.checks import check_choice
+from keras_sportsnet.utils.checks import check_float
+from keras_sportsnet.utils.checks import check_positive_int
+from keras_sportsnet.utils.tables import format_markdown_table
 
-__all__ = ["REGIMES", "REGIME_NAMES", "transfer_model", "transfer_sweep"]
+__all__ = ["DEFAULT_TRANSFER_DROPOUT", "PAPER_DROPOUT", "REGIMES", "REGIME_NAMES", "transfer_model", "transfer_sweep"]
 
 REGIMES = ("top", "top3", "all", "scratch")
 REGIME_NAMES = {
@@ -30,21 +38,28 @@ REGIME_NAMES = {
 }
 """Table 3's row names."""
 PAPER_DROPOUT = 0.9
+"""The paper's dropout rate for transfer (10% of the units kept)."""
+DEFAULT_TRANSFER_DROPOUT = 0.5
+"""The default rate of `transfer_model` and `transfer_sweep` (see the module docstring)."""
 
 
-def transfer_model(source, num_classes, regime="top3", dropout=PAPER_DROPOUT, name=None):
+def transfer_model(source, num_classes, regime="top3", dropout=DEFAULT_TRANSFER_DROPOUT, name=None, *,
+                   class_names=None):
     """A model for a new label set, initialised from ``source`` and set up for ``regime``.
 
     Args:
         source: a trained keras_sportsnet classifier or backbone.
         num_classes: int. Classes of the new task (101 for UCF-101).
         regime: one of `REGIMES`: ``"top"``, ``"top3"``, ``"all"``, ``"scratch"``.
-        dropout: float. Dropout rate before every trained layer (0.9: the
-            paper's 10% keep probability).
+        dropout: float in [0, 1). Dropout rate before every trained layer
+            (0.5; the paper's is 0.9, `PAPER_DROPOUT`, which diverged on small
+            sets).
         name: str or None.
+        class_names: list of ``num_classes`` str, or None: the new task's classes.
 
     Returns:
-        An uncompiled `SportsNetVideoClassifier` whose frozen layers have
+        An uncompiled `SportsNetVideoClassifier` (with ``source``'s
+        preprocessor, so clips are made as the source was trained on) whose frozen layers have
         ``trainable = False`` (compile it, or pass it to
         `keras_sportsnet.training.train`, which compiles).
 
@@ -56,8 +71,8 @@ def transfer_model(source, num_classes, regime="top3", dropout=PAPER_DROPOUT, na
     ```
     """
     check_choice("regime", regime, REGIMES)
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+    check_positive_int("num_classes", num_classes)
+    dropout = check_float("dropout", dropout, 0, 1, high_open=True)
     backbone = getattr(source, "backbone", source)
     if not isinstance(backbone, SportsNetBackbone):
         raise TypeError(f"`source` must be a keras_sportsnet model. Received: {type(source).__name__}")
@@ -69,6 +84,8 @@ def transfer_model(source, num_classes, regime="top3", dropout=PAPER_DROPOUT, na
         num_classes=num_classes,
         activation=getattr(source, "activation", "softmax"),
         dropout=dropout,
+        preprocessor=getattr(source, "preprocessor", None),
+        class_names=class_names,
         name=name or f"{backbone.name.removesuffix('_backbone')}_{regime}",
     )
     if regime != "scratch":
@@ -88,11 +105,12 @@ def transfer_sweep(
     run_root,
     epochs,
     regimes=REGIMES,
-    dropout=PAPER_DROPOUT,
+    dropout=DEFAULT_TRANSFER_DROPOUT,
     steps_per_epoch=None,
     recipe=None,
-    clips_per_video=20,
-    views=4,
+    clips_per_video=None,
+    views=None,
+    resize_to=None,
     seed=0,
     groups=None,
     verbose="auto",
@@ -107,18 +125,20 @@ def transfer_sweep(
             (resumable).
         epochs: int. Epochs per regime.
         regimes: which of `REGIMES`.
-        dropout: float (0.9 in the paper).
+        dropout: float (0.5; 0.9 in the paper).
         steps_per_epoch: int or None.
         recipe: `TrainingRecipe` or None (the paper's).
-        clips_per_video, views, seed: the evaluation protocol (`evaluate_videos`).
+        clips_per_video, views, resize_to, seed: the evaluation protocol
+            (`evaluate_videos`; None: its defaults, the model's preprocessor).
         groups: class groups for per-group mAP (Table 4), e.g.
             `keras_sportsnet.data.ucf101_class_groups()`.
         verbose: as for `model.fit`.
 
     Returns:
         dict with ``rows`` (one per regime: the metrics of every fold and their
-        mean; per-group mAP as ``"mAP/<group>"``) and ``table3`` / ``table4``
-        (Markdown).
+        mean; per-group mAP as ``"mAP/<group>"``; ``stopped``: for each fold,
+        None or why its training stopped early, e.g. ``"diverged: ..."``) and
+        ``table3`` / ``table4`` (Markdown).
 
     Example:
     ```python
@@ -127,32 +147,37 @@ def transfer_sweep(
     print(result["table3"])
     ```
     """
-    from keras_sportsnet.evaluation.metrics import format_markdown_table
     from keras_sportsnet.evaluation.runner import evaluate_videos
     from keras_sportsnet.training.recipe import PAPER_RECIPE
     from keras_sportsnet.training.trainer import train
 
     for regime in regimes:
         check_choice("regimes", regime, REGIMES)
+    if not folds:
+        raise ValueError("`folds` must hold at least one (train_dataset, test_videos) pair. Received: folds=[]")
     recipe = recipe or PAPER_RECIPE
+    protocol = {key: value for key, value in
+                (("clips_per_video", clips_per_video), ("views", views), ("resize_to", resize_to)) if value is not None}
     rows = []
     for regime in regimes:
-        per_fold = []
+        per_fold, stopped = [], []
         for index, (train_data, test_videos) in enumerate(folds, 1):
             num_classes = len(train_data.class_names)
-            model = transfer_model(source, num_classes, regime=regime, dropout=dropout)
+            model = transfer_model(source, num_classes, regime=regime, dropout=dropout,
+                                   class_names=list(train_data.class_names))
             result = train(model, train_data, run_dir=os.path.join(run_root, regime, f"fold{index}"),
                            epochs=epochs, steps_per_epoch=steps_per_epoch, recipe=recipe, verbose=verbose,
                            tensorboard=False)
-            scores = evaluate_videos(model, test_videos, clips_per_video=clips_per_video, views=views, seed=seed,
-                                     verbose=bool(verbose))
+            stopped.append(result["stopped"])
+            scores = evaluate_videos(model, test_videos, seed=seed, verbose=bool(verbose), **protocol)
             metrics = scores.metrics(groups=groups)
             for group, value in metrics.pop("group_mAP", {}).items():
                 metrics[f"mAP/{group}"] = value
             metrics["epochs_trained"] = len(result["history"])
             per_fold.append(metrics)
         mean = {key: sum(m[key] for m in per_fold) / len(per_fold) for key in per_fold[0]}
-        rows.append({"regime": regime, "name": REGIME_NAMES[regime], "folds": per_fold, "mean": mean})
+        rows.append({"regime": regime, "name": REGIME_NAMES[regime], "folds": per_fold, "mean": mean,
+                     "stopped": stopped})
     fold_word = f"{len(folds)}-fold " if len(folds) > 1 else ""
     table3 = format_markdown_table(
         ["Model", f"{fold_word}Video Hit@1", "mAP"],

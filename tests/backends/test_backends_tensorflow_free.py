@@ -77,7 +77,7 @@ def test_missing_tensorflow_is_one_clear_error_naming_the_feature_and_the_extra(
 def test_tf_data_pipelines_say_they_need_tensorflow(tmp_path):
     # The real thing, in the venv without TensorFlow: a tf.data entry point of the public API
     # fails with the one clear error, not a ModuleNotFoundError from deep inside.
-    from keras_sportsnet.data.synthetic import write_video
+    from keras_sportsnet.data.encoding import write_video
 
     for label in ("a", "b"):
         os.makedirs(tmp_path / "videos" / label)

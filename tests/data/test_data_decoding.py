@@ -26,6 +26,7 @@ from keras_sportsnet.data.decoding import register_decoder
 from keras_sportsnet.testing.videos import frame_code
 from keras_sportsnet.testing.videos import index_frames
 from keras_sportsnet.testing.videos import pack_bframes
+from keras_sportsnet.testing.videos import reference_decode
 from keras_sportsnet.data.encoding import write_video
 
 H, W = 48, 64
@@ -59,7 +60,8 @@ def videos(tmp_path_factory):
     paths = {}
     for name, (file_name, num_frames, kwargs) in VIDEOS.items():
         paths[name] = write_video(str(root / file_name), index_frames(num_frames, H, W), **kwargs)
-    source = write_video(str(root / "mpeg4_b1.avi"), index_frames(80, H, W), codec="mpeg4", keyframe_interval=12, bframes=1)
+    source = write_video(str(root / "mpeg4_b1.avi"), index_frames(80, H, W), codec="mpeg4", keyframe_interval=12,
+                         bframes=1)
     paths["mpeg4_packed_avi"] = pack_bframes(source, str(root / "mpeg4_packed.avi"))
     return paths
 
@@ -80,20 +82,20 @@ def _fresh_cache():
 
 
 def count_decoded(monkeypatch):
-    """Counts frames PyAV decodes (patches the decoder's one decode loop)."""
+    """Counts frames PyAV decodes while reading, and containers opened."""
     counter = {"frames": 0, "opens": 0}
-    decoded, open_ = PyAVDecoder._decoded, av.open
+    decoded, open_ = PyAVDecoder._decode_verified, av.open
 
-    def counting_decoded(container, stream):
-        for frame in decoded(container, stream):
-            counter["frames"] += 1
-            yield frame
+    def counting_decoded(self, *args):
+        frames = decoded(self, *args)
+        counter["frames"] += len(frames)
+        return frames
 
     def counting_open(*args, **kwargs):
         counter["opens"] += 1
         return open_(*args, **kwargs)
 
-    monkeypatch.setattr(PyAVDecoder, "_decoded", staticmethod(counting_decoded))
+    monkeypatch.setattr(PyAVDecoder, "_decode_verified", counting_decoded)
     monkeypatch.setattr(av, "open", counting_open)
     return counter
 
@@ -199,16 +201,22 @@ def test_one_clip_decodes_only_from_the_nearest_keyframe(videos, monkeypatch):
     assert counter["opens"] == 1
 
 
-def test_misaligned_index_falls_back_to_sequential_reading(videos):
-    path = videos["h264_long_gop"]
+@pytest.mark.parametrize("name", ["h264_long_gop", "mpeg4_packed_avi", "mjpeg_avi"])
+def test_a_wrong_prediction_is_reconciled_by_counting(videos, name):
+    """Frames that disagree with the index make it exact (one sequential decode), silently, and reads stay exact."""
+    path = videos[name]
     decoder = get_decoder()
     index = decoder._index(path)
-    wrong = dataclasses.replace(index, seek_pts=index.seek_pts + 1)  # no frame has these pts
-    decoder._replace_index(path, wrong)
-    with pytest.warns(RuntimeWarning, match="sequentially"):
-        assert codes(read_clip(path, [101, 102])) == [101, 102]
-    assert decoder._index(path).seek_numbers.size == 0  # remembered
-    assert codes(read_clip(path, [60, 61])) == [60, 61]
+    assert not index.exact
+    order = index.order.copy()
+    order[[20, 21]] = order[[21, 20]]  # as if the timestamps of two frames were swapped
+    decoder._replace_index(path, dataclasses.replace(index, order=order))
+    assert codes(read_clip(path, [19, 20, 21, 22])) == [19, 20, 21, 22]
+    counted = decoder._index(path)
+    assert counted.exact and counted.info.num_frames == NUM_FRAMES[name]
+    np.testing.assert_array_equal(counted.order, index.order)
+    assert counted.seek_frames.size  # still read with seeks
+    assert codes(read_clip(path, [33, 34])) == [33, 34]
 
 
 # ------------------------------------------------------------------ metadata
@@ -316,23 +324,12 @@ def test_bad_inputs_raise_video_error_naming_the_file(tmp_path, videos, kind):
         assert isinstance(caught.value, ValueError)
 
 
-def sequential_frames(path):
-    """Ground truth: every frame PyAV decodes from the start, up to the first error."""
-    frames = []
-    try:
-        with av.open(path) as container:
-            for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
-    except (av.FFmpegError, EOFError):
-        pass
-    return np.stack(frames) if frames else np.zeros((0, H, W, 3), np.uint8)
-
-
 def assert_exact_or_video_error(path):
-    """A damaged file either reads exactly as sequential decoding does, or raises VideoError."""
+    """A damaged file either reads exactly as a sequential decode does, or raises VideoError naming it."""
     try:
         num_frames = probe_video(path).num_frames
-        truth = sequential_frames(path)
+        reference = reference_decode(path)
+        truth = np.stack(reference.frames[: reference.intact])
         assert 0 < num_frames <= len(truth)
         np.testing.assert_array_equal(read_clip(path, range(num_frames)), truth[:num_frames])
         for start in range(0, num_frames, 7):  # seeks: one clip per call
@@ -427,16 +424,18 @@ def test_probe_is_cached_and_invalidated_when_the_file_changes(tmp_path, monkeyp
     path = write_video(str(tmp_path / "v.mp4"), index_frames(30, H, W))
     counter = count_decoded(monkeypatch)
     first = probe_video(path)
-    assert probe_video(path) is first and counter["opens"] == 1
-    assert codes(read_clip(path, [4])) == [4] and counter["opens"] == 2  # reading reuses the index
+    probing = counter["opens"]  # the demux pass and the spot check
+    assert probing == 2
+    assert probe_video(path) is first and counter["opens"] == probing
+    assert codes(read_clip(path, [4])) == [4] and counter["opens"] == probing + 1  # reading reuses the index
     write_video(path, index_frames(45, H, W))
-    counter["opens"] = 2  # not counting the writer's
+    counter["opens"] = 0  # not counting the writer's
     os.utime(path, ns=(first.mtime_ns + 10**9, first.mtime_ns + 10**9))  # a coarse clock must still see it
-    assert probe_video(path).num_frames == 45 and counter["opens"] == 3
+    assert probe_video(path).num_frames == 45 and counter["opens"] == probing
     os.utime(path, ns=(first.mtime_ns + 2 * 10**9,) * 2)  # same bytes, new mtime: re-probed
     probe_video(path)
-    assert counter["opens"] == 4
-    assert probe_video(os.path.relpath(path)).path == os.path.relpath(path) and counter["opens"] == 4
+    assert counter["opens"] == 2 * probing
+    assert probe_video(os.path.relpath(path)).path == os.path.relpath(path) and counter["opens"] == 2 * probing
 
 
 def test_cache_is_bounded(tmp_path, videos):
@@ -543,3 +542,25 @@ def test_path_swapped_for_a_fifo_after_the_check_does_not_hang(tmp_path, videos,
     monkeypatch.setattr(base.os, "stat", lambda path, *a, **k: real if os.fspath(path) == fifo else os.lstat(path))
     error = _finishes(lambda: probe_video(fifo))["error"]
     assert isinstance(error, VideoError) and "named pipe" in error.problem
+
+
+def test_reads_in_many_threads_at_once_are_exact(videos):
+    """Evaluation decodes in a thread pool: packet tags must not collide across threads (PyAV keys them by id())."""
+    import concurrent.futures
+
+    names = ["h264_bframes", "mpeg4_packed_avi", "vp9_webm", "mjpeg_avi"]
+    rng = np.random.default_rng(3)
+    jobs = []
+    for _ in range(120):
+        name = names[int(rng.integers(len(names)))]
+        start = int(rng.integers(0, NUM_FRAMES[name] - 4))
+        jobs.append((videos[name], list(range(start, start + 4)), bool(rng.random() < 0.2)))
+
+    def read(job):
+        path, indices, clear = job
+        if clear:
+            get_decoder().cache_clear()  # indexes rebuilt (and spot-checked) while others read
+        return codes(read_clip(path, indices)) == indices
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        assert all(pool.map(read, jobs))

@@ -48,7 +48,7 @@ def test_report_lists_every_bad_file_with_its_reason(collection):
 def test_manifest_is_reused_while_files_are_unchanged(collection, tmp_path, monkeypatch):
     manifest = str(tmp_path / "manifest.json")
     first = data.scan_videos(str(collection), manifest=manifest, verbose=False)
-    assert first.reused == 0 and json.load(open(manifest))["version"] == 1
+    assert first.reused == 0 and json.load(open(manifest))["version"] == data.scan.MANIFEST_VERSION
     probes = []
     real = decoding.PyAVDecoder._build_index
     monkeypatch.setattr(decoding.PyAVDecoder, "_build_index", lambda self, p, *a: probes.append(p) or real(self, p, *a))
@@ -84,6 +84,52 @@ def test_listed_files_are_probed_whatever_their_name_and_missing_ones_reported(c
     assert report.bad == [(str(tmp_path / "gone.mp4"), "file not found")]
     with pytest.raises(ValueError, match="min_frames"):
         data.scan_videos(str(collection), min_frames=-1)
+
+
+def test_a_missing_folder_is_an_error_naming_it(tmp_path):
+    missing = str(tmp_path / "no_such_dir")
+    for argument in (missing, [missing + "/"], [str(tmp_path / "videos")]):
+        with pytest.raises(FileNotFoundError, match="does not exist") as caught:
+            data.scan_videos(argument, verbose=False)
+        assert "no_such_dir" in str(caught.value) or "videos" in str(caught.value)
+
+
+def _damage_keyframe(path, destination, frame_number):
+    """Zeroes the middle of the keyframe packet shown as ``frame_number`` (an MP4 sample)."""
+    import av
+
+    with av.open(path) as container:
+        packets = [(p.pos, p.size, p.pts) for p in container.demux(container.streams.video[0]) if p.size]
+    pts = sorted(p[2] for p in packets)[frame_number]
+    position, size, _ = next(p for p in packets if p[2] == pts)
+    data = bytearray(open(path, "rb").read())
+    data[position + size // 3 : position + size // 3 + 24] = bytes(24)
+    with open(destination, "wb") as file:
+        file.write(bytes(data))
+    return str(destination)
+
+
+def test_scan_decodes_a_few_frames_so_damage_there_is_reported_up_front(tmp_path):
+    """The probe is a decodability test: a damaged keyframe in the middle is found by the scan, not by training."""
+    good = write_video(str(tmp_path / "good.mp4"), index_frames(60, SIZE, SIZE), keyframe_interval=10)
+    bad = _damage_keyframe(good, tmp_path / "bad.mp4", 30)
+    report = data.scan_videos([good, bad], verbose=False)
+    assert [info.path for info in report.good] == [good]
+    [(path, reason)] = report.bad
+    assert path == bad and reason.startswith("damaged: frame 30 (at 1.20 s) cannot be decoded correctly")
+    keep, counts, problems, _ = data.scan.usable_videos([good, bad], span=4)
+    assert keep == [0] and counts == [60] and problems == {bad: reason}
+
+
+def test_every_listed_path_is_usable_or_a_problem(collection, tmp_path):
+    """A folder (or FIFO) named in a list is a problem with its reason, never walked, never dropped silently."""
+    folder = str(collection / "diving")
+    fifo = str(tmp_path / "pipe.mp4")
+    os.mkfifo(fifo)
+    video = str(collection / "rowing" / "v0.mp4")
+    keep, counts, problems, _ = data.scan.usable_videos([folder, video, fifo], span=4, verbose=False)
+    assert keep == [1] and counts == [24]
+    assert "is a directory" in problems[folder] and "named pipe" in problems[fifo]
 
 
 def test_scan_command_prints_the_report_writes_json_and_strict_fails(collection, tmp_path, capsys):

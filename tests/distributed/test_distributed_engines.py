@@ -4,9 +4,10 @@ Every multi-device or multi-process case runs tests/distributed_worker.py in
 fresh interpreters (device counts, XLA flags and TF_CONFIG are fixed when a
 backend starts), on free 127.0.0.1 ports, under hard timeouts, killing the
 children by handle. The worker trains a tiny EarlyFusion with
-`keras_sportsnet.training.train` on prepared shards. Cases marked
-``distributed_slow`` (kill and resume, per-process file shards, the
-experimental MultiWorkerMirroredStrategy patch) take about as long again.
+`keras_sportsnet.training.train` on prepared shards. Every such case is in
+the ``slow`` tier; those also marked ``distributed_slow`` (kill and resume,
+per-process file shards, the experimental MultiWorkerMirroredStrategy patch)
+take about as long again.
 """
 
 import hashlib
@@ -115,6 +116,11 @@ def _report(path):
         return json.load(file)
 
 
+def _committed_files(state):
+    """What a consistent run folder's checkpoints/ holds: the last epoch's variables and the best epoch's weights."""
+    return sorted([f"epoch-{state['epoch']:06d}.npz", f"best-epoch-{state['best_epoch']:06d}.weights.h5"])
+
+
 def _max_diff(a, b):
     assert len(a) == len(b)
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
@@ -198,7 +204,7 @@ def test_batch_size_helpers_divide_or_say_why():
     assert context.shard == (2, 1) and not context.is_chief
     with pytest.raises(ValueError, match="multiple of num_replicas=8. Received: global_batch_size=12"):
         context.per_replica_batch_size(12)
-    with pytest.raises(ValueError, match="positive integer. Received: per_replica_batch_size=0"):
+    with pytest.raises(ValueError, match=r"must be an int >= 1. Received: per_replica_batch_size=0"):
         context.global_batch_size(0)
 
 
@@ -257,6 +263,7 @@ def test_per_process_file_shards_are_disjoint_and_cover_every_clip(shards):
 # ------------------------------------------------------------------------------------------ fresh interpreters
 
 
+@pytest.mark.slow
 def test_tf_mirrored_strategy_on_two_logical_cpus_matches_one_device(shards, tmp_path):
     _check(_run_job([_worker("tensorflow", shards, tmp_path / "out", tmp_path / "run", "--devices", 2)]))
     mirrored, single = (_report(tmp_path / "out" / f"{tag}.json") for tag in ("mirrored2", "none1"))
@@ -268,10 +275,12 @@ def test_tf_mirrored_strategy_on_two_logical_cpus_matches_one_device(shards, tmp
     assert _max_diff(w2, w1) < 1e-4
     # The chief's files: one complete run folder, one TensorBoard writer.
     run = tmp_path / "run" / "replicated"
-    assert json.load(open(run / "state.json"))["epoch"] == 3 and (run / "best.weights.h5").exists()
-    assert os.listdir(run / "checkpoints") == ["epoch-000003.npz"]
+    state = json.load(open(run / "state.json"))
+    assert state["epoch"] == 3 and (run / "best.weights.h5").exists()
+    assert sorted(os.listdir(run / "checkpoints")) == _committed_files(state)
 
 
+@pytest.mark.slow
 def test_jax_data_parallel_on_two_fake_devices_matches_one_device(jax_reference):
     parallel, single = (_report(jax_reference / f"{tag}.json") for tag in ("data_parallel2", "none1"))
     assert (parallel["engine"], parallel["num_replicas"], parallel["copies"]) == ("data_parallel", 2, 2)
@@ -282,6 +291,7 @@ def test_jax_data_parallel_on_two_fake_devices_matches_one_device(jax_reference)
     assert _max_diff(w2, w1) < 1e-5
 
 
+@pytest.mark.slow
 def test_two_jax_processes_end_identical_and_equal_to_one_process(jax_two_processes, jax_reference):
     out = jax_two_processes / "out"
     reports = [_report(out / f"process{rank}.json") for rank in range(2)]
@@ -299,8 +309,8 @@ def test_two_jax_processes_end_identical_and_equal_to_one_process(jax_two_proces
     assert halves[0] + halves[1] == single["first_batch"]
     # Only the chief wrote: one complete run folder, one TensorBoard event file.
     run = jax_two_processes / "run"
-    assert json.load(open(run / "state.json"))["epoch"] == 3
-    assert sorted(os.listdir(run / "checkpoints")) == ["epoch-000003.npz"]
+    state = json.load(open(run / "state.json"))
+    assert state["epoch"] == 3 and sorted(os.listdir(run / "checkpoints")) == _committed_files(state)
     events = [name for _, _, names in os.walk(run / "logs") for name in names if "tfevents" in name]
     assert len(events) == 1
     assert not [name for _, _, names in os.walk(run) for name in names if ".incomplete" in name]
@@ -309,6 +319,7 @@ def test_two_jax_processes_end_identical_and_equal_to_one_process(jax_two_proces
 # -------------------------------------------------------------------------------------------------- slow tier
 
 
+@pytest.mark.slow
 @pytest.mark.distributed_slow
 def test_a_killed_worker_ends_the_job_fast_and_the_rerun_resumes_exactly(shards, tmp_path, jax_two_processes):
     # Worker 1 dies mid-epoch (epoch 2 of 3, after its second batch): like a lost host, no clean-up.
@@ -331,6 +342,7 @@ def test_a_killed_worker_ends_the_job_fast_and_the_rerun_resumes_exactly(shards,
     assert reports[0]["loss"] == _report(jax_two_processes / "out" / "process0.json")["loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.distributed_slow
 def test_two_jax_processes_reading_their_own_shard_files(shards, tmp_path):
     _check(_jax_two_processes(shards, tmp_path, "--input-sharding", "per_process"))
@@ -342,6 +354,7 @@ def test_two_jax_processes_reading_their_own_shard_files(shards, tmp_path):
     assert not set(reports[0]["first_batch"]) & set(reports[1]["first_batch"])
 
 
+@pytest.mark.slow
 @pytest.mark.distributed_slow
 def test_tf_multi_worker_mirrored_through_the_pinned_patch(shards, tmp_path):
     ports = [_free_port() for _ in range(2)]
@@ -373,6 +386,7 @@ def test_cli_train_under_a_mirrored_strategy_writes_the_preset(frame_shards, tmp
     assert json.load(open(tmp_path / "run" / "state.json"))["epoch"] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.distributed_slow
 def test_cli_train_on_two_jax_processes_from_the_environment(frame_shards, tmp_path):
     port = _free_port()
