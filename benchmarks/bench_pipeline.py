@@ -495,7 +495,7 @@ def reader_worker(payload):
     # "paper" is the target; "deferred" (JPEG decoding alone) tells what the augmentation costs.
     for augmentation in ("paper", "deferred"):
         dataset = shard_dataset(payload["shard_dir"], batch_size=batch, augmentation=augmentation, seed=SEED)
-        iterator = iter(dataset.repeat())
+        iterator = iter(dataset.as_tf_dataset())
         clips, _ = next(iterator)  # warm-up: traces the graph, fills the prefetch buffer
         next(iterator)
         cpu_start, wall_start = time.process_time(), time.perf_counter()
@@ -534,7 +534,7 @@ def training_pipelines(payload):
     import keras
     import tensorflow as tf
 
-    from keras_sportsnet.data import PaperAugmentation
+    from keras_sportsnet.transforms import PaperAugmentation
     from keras_sportsnet.data import shard_dataset
     from keras_sportsnet.data import video_dataset_from_directory
 
@@ -549,11 +549,12 @@ def training_pipelines(payload):
     x = rng.integers(0, 256, (2 * batch, CLIP_FRAMES, CROP, CROP, 3), dtype=np.uint8)
     y = rng.integers(0, classes, 2 * batch).astype(np.int32)
     memory = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).cache().repeat().prefetch(tf.data.AUTOTUNE)
-    shards = shard_dataset(payload["shard_dir"], batch_size=batch, augmentation="paper", seed=SEED).repeat()
+    shards = shard_dataset(payload["shard_dir"], batch_size=batch, augmentation="paper", seed=SEED).as_tf_dataset()
     folder = video_dataset_from_directory(dataset["folder"], batch_size=batch, model=model, seed=SEED,
                                           augmentation="paper", clips_per_video=settings["clips_per_video"],
-                                          verbose=False).repeat()
-    stored = shard_dataset(payload["shard_dir"], batch_size=batch, augmentation="deferred", seed=SEED).repeat()
+                                          verbose=False).as_tf_dataset()
+    stored = shard_dataset(payload["shard_dir"], batch_size=batch, augmentation="deferred",
+                           seed=SEED).as_tf_dataset()
     return {"memory": (model, memory), "shards": (model, shards), "deferred": (deferred, stored),
             "folder": (model, folder)}
 

@@ -199,7 +199,7 @@ def measure_shard_reader(args):
         rows = []
         for label, shard in (("1 host reads all 4 files", None), ("1 of 2 hosts: every 2nd file", (2, 0))):
             data = ksn.data.shard_dataset(out, batch_size=32, seed=0, shard=shard)
-            stream = iter(data.as_tf_dataset() if hasattr(data, "as_tf_dataset") else data.stream())
+            stream = iter(data.as_tf_dataset())
             next(stream)  # warm-up (graph building, first files opened)
             clips, start = 0, time.perf_counter()
             while time.perf_counter() - start < args.reader_seconds:
@@ -219,15 +219,13 @@ def projection(per_device, devices, efficiency, clips=PAPER_CLIPS_SEEN):
 
 
 def markdown(results):
-    from keras_sportsnet.utils.tables import format_markdown_table
-
     lines = ["### Data-parallel training (model.fit, global batch split over the devices)", "",
-             format_markdown_table(
-                 ["backend", "engine", "devices", "kind", "model, clip", "global batch", "clips/s",
-                  "scaling efficiency"],
-                 [[row["backend"], row["engine"], row["devices"], row["kind"],
-                   f"tiny SlowFusion `{row['spec']}`, {row['input']}", row["global_batch"], f"{row['clips_per_s']:.1f}",
-                   f"{row['scaling_efficiency']:.2f}"] for row in results["training"]])]
+             "| backend | engine | devices | kind | model, clip | global batch | clips/s | scaling efficiency |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in results["training"]:
+        lines.append(f"| {row['backend']} | {row['engine']} | {row['devices']} | {row['kind']} | tiny SlowFusion "
+                     f"`{row['spec']}`, {row['input']} | {row['global_batch']} | {row['clips_per_s']:.1f} | "
+                     f"{row['scaling_efficiency']:.2f} |")
     lines += ["", "Scaling efficiency = clips/s on 2 devices / (2 x clips/s on 1 device), both measured in this run."]
     if any(row["kind"].startswith("cpu") for row in results["training"]):
         lines += ["Simulated devices share this machine's CPU cores, so this ratio is not a GPU scaling figure: it "
@@ -237,17 +235,19 @@ def markdown(results):
     if reader:
         lines += ["", "### Prepared-shard reader (shard_dataset, paper geometry 10 x 170 x 170, paper augmentation, "
                   "batches of 32, no model)", "",
-                  format_markdown_table(["reader", "clips/s per host"],
-                                        [[row["reader"], f"{row['clips_per_s']:.1f}"] for row in reader["rows"]])]
+                  "| reader | clips/s per host |", "|---|---|"]
+        for row in reader["rows"]:
+            lines.append(f"| {row['reader']} | {row['clips_per_s']:.1f} |")
         lines += ["", f"prepare_shards wrote {reader['prepare_clips']} clips in {reader['prepare_seconds']:.1f} s "
                   f"({reader['prepare_clips_per_s']:.1f} clips/s, one host)."]
     proj = results["projection"]
     lines += ["", "### PROJECTION (not a measurement): slow fusion, paper size, Sports-1M-sized training", "",
               f"days = {PAPER_CLIPS_SEEN:,} clips seen / (per-device clips/s x {proj['devices']} devices x efficiency)"
               " / 86400", "",
-              format_markdown_table(["per-device clips/s", "source", "devices", "efficiency", "projected days"],
-                                    [[f"{row['per_device']:.2f}", row["source"], row["devices"],
-                                      f"{row['efficiency']:.2f}", f"{row['days']:,.1f}"] for row in proj["rows"]])]
+              "| per-device clips/s | source | devices | efficiency | projected days |", "|---|---|---|---|---|"]
+    for row in proj["rows"]:
+        lines.append(f"| {row['per_device']:.2f} | {row['source']} | {row['devices']} | {row['efficiency']:.2f} | "
+                     f"{row['days']:,.1f} |")
     lines += ["", proj["note"]]
     return "\n".join(lines)
 
@@ -312,11 +312,11 @@ def main(argv=None):
     }
     text = markdown(results)
     print(text)
-    from keras_sportsnet.utils.files import write_json
-    from keras_sportsnet.utils.files import write_text
-
-    write_json(os.path.join(args.output, "scaling.json"), results)
-    write_text(os.path.join(args.output, "scaling.md"), text + "\n")
+    os.makedirs(args.output, exist_ok=True)
+    with open(os.path.join(args.output, "scaling.json"), "w") as file:
+        json.dump(results, file, indent=1)
+    with open(os.path.join(args.output, "scaling.md"), "w") as file:
+        file.write(text + "\n")
     return 0
 
 

@@ -31,6 +31,7 @@ from keras_sportsnet import datasets
 from keras_sportsnet import distributed
 from keras_sportsnet import evaluation
 from keras_sportsnet import training
+from keras_sportsnet import transforms
 from keras_sportsnet.evaluation import decode_predictions
 from keras_sportsnet.evaluation import evaluate_videos
 from keras_sportsnet.evaluation import predict_video
@@ -81,6 +82,7 @@ __all__ = [
     "evaluate_videos",
     "evaluation",
     "training",
+    "transforms",
     "visualization",
     "count_flops",
     "format_spec",

@@ -244,7 +244,7 @@ def augmentation_call(settings, crop_size, batch):
     import jax
     import numpy as np
 
-    from keras_sportsnet.data.transforms import PaperAugmentation
+    from keras_sportsnet.transforms import PaperAugmentation
 
     frames, height, width = settings["clip_source"]
     layer = PaperAugmentation(crop_size=crop_size, resize_to=settings["resize_to"], seed=SEED)

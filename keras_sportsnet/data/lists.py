@@ -13,6 +13,11 @@ import os
 import re
 from importlib import resources
 
+import numpy as np
+
+from keras_sportsnet.utils.checks import check_choice
+from keras_sportsnet.utils.checks import check_int
+
 __all__ = [
     "VideoList",
     "class_names",
@@ -24,6 +29,7 @@ __all__ = [
     "SPLIT_FRACTIONS",
     "video_split",
     "split_videos",
+    "multi_hot",
 ]
 
 _CLASS_FILES = {"sports1m": "sports1m_labels.txt", "ucf101": "ucf101_classes.txt"}
@@ -56,6 +62,38 @@ class VideoList:
         return any(len(l) > 1 for l in self.labels)
 
 
+def multi_hot(labels, num_classes, dtype="float32"):
+    """A ``(videos, num_classes)`` 0/1 table from label tuples (the package's one multi-hot builder).
+
+    Args:
+        labels: sequence of tuples (or lists) of int class indices, one per
+            video; ``()`` is "no label" (an all-zero row). A plain int counts
+            as a one-label tuple.
+        num_classes: int >= 1.
+        dtype: NumPy dtype name of the table.
+
+    Returns:
+        A NumPy array ``(len(labels), num_classes)``.
+
+    Raises:
+        ValueError: a label outside ``[0, num_classes)``, naming the row.
+
+    Example:
+    >>> multi_hot([(0, 2), (), (1,)], 3).tolist()
+    [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    table = np.zeros((len(labels), num_classes), dtype)
+    for row, targets in enumerate(labels):
+        targets = (targets,) if isinstance(targets, (int, np.integer)) else tuple(targets)
+        for label in targets:
+            if not 0 <= int(label) < num_classes:
+                raise ValueError(
+                    f"Label {label} of row {row} is outside the {num_classes} classes [0, {num_classes})."
+                )
+            table[row, int(label)] = 1
+    return table
+
+
 def _package_file(name):
     return resources.files("keras_sportsnet.data").joinpath(f"classes/{name}")
 
@@ -72,8 +110,7 @@ def class_names(dataset):
     >>> class_names("ucf101")[:2]
     ('ApplyEyeMakeup', 'ApplyLipstick')
     """
-    if dataset not in _CLASS_FILES:
-        raise ValueError(f"`dataset` must be one of {list(_CLASS_FILES)}. Received: dataset={dataset!r}")
+    check_choice("dataset", dataset, tuple(_CLASS_FILES))
     text = _package_file(_CLASS_FILES[dataset]).read_text(encoding="utf-8")
     return tuple(line for line in text.splitlines() if line)
 
@@ -113,10 +150,8 @@ def read_ucf101_split(video_root, fold=1, subset="train", split_dir=None, check_
     train = ksn.data.read_ucf101_split("/data/UCF-101", fold=1, subset="train")
     ```
     """
-    if fold not in (1, 2, 3):
-        raise ValueError(f"`fold` must be one of [1, 2, 3]. Received: fold={fold!r}")
-    if subset not in ("train", "test"):
-        raise ValueError(f"`subset` must be one of ['train', 'test']. Received: subset={subset!r}")
+    check_choice("fold", fold, (1, 2, 3))
+    check_choice("subset", subset, ("train", "test"))
     listing = f"{subset}list0{fold}.txt"
     if split_dir is None:
         read = lambda name: _package_file(f"ucf101_splits/{name}").read_text(encoding="utf-8")  # noqa: E731
@@ -259,8 +294,7 @@ def video_split(video_id, *, fractions=SPLIT_FRACTIONS, seed=0):
     True
     """
     train, validation, _ = _check_fractions(fractions)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"`seed` must be an int. Received: seed={seed!r}")
+    check_int("seed", seed)
     digest = hashlib.sha256(f"{seed}\0{video_id}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     if u < train:
@@ -298,8 +332,7 @@ def split_videos(videos, subset, *, fractions=SPLIT_FRACTIONS, seed=0, video_id=
     parts = {s: ksn.data.split_videos(videos, s, seed=0) for s in ("train", "validation", "test")}
     ```
     """
-    if subset not in ("train", "validation", "test"):
-        raise ValueError(f"`subset` must be one of ['train', 'validation', 'test']. Received: subset={subset!r}")
+    check_choice("subset", subset, ("train", "validation", "test"))
     fractions = _check_fractions(fractions)
     key = video_id or _video_id
     keep = [i for i, p in enumerate(videos.paths) if video_split(key(p), fractions=fractions, seed=seed) == subset]
@@ -401,8 +434,10 @@ def read_video_folder(directory, labels="inferred", class_names=None, follow_lin
     """
     from keras_sportsnet.data.scan import VIDEO_EXTENSIONS
 
+    if not os.path.exists(directory):
+        raise ValueError(f"`directory` {directory!r} does not exist. Received: directory={directory!r}")
     if not os.path.isdir(directory):
-        raise ValueError(f"`directory` {directory!r} is not a folder.")
+        raise ValueError(f"`directory` {directory!r} is not a folder (it is a file). Received: directory={directory!r}")
     if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
         raise ValueError(f"`labels` must be 'inferred', None or a list of ints. Received: labels={labels!r}")
     if class_names is not None and labels != "inferred":
@@ -431,6 +466,8 @@ def read_video_folder(directory, labels="inferred", class_names=None, follow_lin
                 raise ValueError(f"`class_names` {unknown} are not sub-folders of {directory!r}: {folders}")
             folders = list(class_names)
         entries = [(path, (label,)) for label, folder in enumerate(folders) for path in walk(os.path.join(directory, folder))]
+        if not entries:
+            _explain_no_labelled_videos(directory, folders, walk)
         return _collect(entries, folders, check_files=False)
     paths = walk(directory)
     if labels is None:
@@ -439,6 +476,30 @@ def read_video_folder(directory, labels="inferred", class_names=None, follow_lin
         raise ValueError(f"`labels` has {len(labels)} entries but {directory!r} holds {len(paths)} videos.")
     names = [str(l) for l in range(max(int(l) for l in labels) + 1)] if labels else []
     return _collect([(p, (int(l),)) for p, l in zip(paths, labels)], names, check_files=False)
+
+
+def _explain_no_labelled_videos(directory, folders, walk):
+    """The ValueError for a folder that gives no labelled video: flat, empty, or class folders without videos."""
+    from keras_sportsnet.data.scan import VIDEO_EXTENSIONS
+
+    layout = f"videos go in one sub-folder per class: {os.path.join(directory, '<class>', '<video>')}"
+    loose = [
+        entry.name for entry in sorted(os.scandir(directory), key=lambda e: e.name)
+        if entry.is_file() and entry.name.lower().endswith(VIDEO_EXTENSIONS) and not entry.name.startswith(".")
+    ]
+    if loose:
+        raise ValueError(
+            f"{directory} holds {len(loose)} video(s) ({', '.join(loose[:3])}{', ...' if len(loose) > 3 else ''}) "
+            f"but no class sub-folders: {layout} (e.g. {os.path.join(directory, 'tennis', loose[0])}). "
+            "For unlabelled videos pass labels=None."
+        )
+    if folders:
+        raise ValueError(
+            f"{directory} has {len(folders)} class sub-folder(s) ({', '.join(folders[:5])}"
+            f"{', ...' if len(folders) > 5 else ''}) but none holds a video file (extensions: "
+            f"{', '.join(VIDEO_EXTENSIONS)}): {layout}."
+        )
+    raise ValueError(f"{directory} is empty (no video files): {layout}.")
 
 
 def _collect(entries, names, check_files):

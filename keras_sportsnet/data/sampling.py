@@ -24,26 +24,27 @@ frame (``i >= num_video_frames``):
 `SampledClip.policy` is None when the clip fit and the policy's name when it
 was applied, so callers can count and report how often it happened.
 
-Seeding: `clip_seed` derives an independent seed for every
-``(seed, epoch, video_index, clip_index)`` with `numpy.random.SeedSequence`.
-A dataset that samples clip ``c`` of video ``v`` in epoch ``e`` with
-``random_clip(n, geometry, clip_seed(seed, e, v, c))`` is deterministic under
-``seed``, identical for any number of parallel workers or shards (no state is
-shared between clips), and different in every epoch.
+Seeding: `random_clip` and `random_clips` take a seed or a NumPy generator;
+the datasets derive them from one seed in `keras_sportsnet.data.random`
+(`video_seed` for the clips of one video), so clips never depend on the
+order videos are visited in, nor on the worker or shard that samples them.
 """
 
 import dataclasses
-import numbers
 from typing import NamedTuple
 
 import numpy as np
+
+from keras_sportsnet.utils.checks import check_choice
+from keras_sportsnet.utils.checks import check_int
+from keras_sportsnet.utils.checks import check_size
+from keras_sportsnet.utils.checks import is_int
 
 __all__ = [
     "SHORT_VIDEO_POLICIES",
     "ClipGeometry",
     "SampledClip",
     "clip_at",
-    "clip_seed",
     "random_clip",
     "random_clips",
     "uniform_clips",
@@ -56,47 +57,17 @@ PAD_INDEX = -1
 """The frame index meaning "a black frame" (policy ``"pad"``)."""
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_int(argument, value, minimum, what=None):
-    """Returns `value` as an int; ValueError naming `argument` otherwise."""
-    if not _is_int(value) or value < minimum:
-        what = what or f"an int >= {minimum}"
-        raise ValueError(f"`{argument}` must be {what}. Received: {argument}={value!r}")
-    return int(value)
-
-
-def check_size(argument, value):
-    """``(height, width)`` from a positive int or pair; ValueError naming `argument`."""
-    pair = (value, value) if _is_int(value) else value
-    try:
-        pair = tuple(pair)
-        valid = len(pair) == 2 and all(_is_int(v) and v >= 1 for v in pair)
-    except TypeError:
-        valid = False
-    if not valid:
-        raise ValueError(
-            f"`{argument}` must be a positive int or a (height, width) pair of positive "
-            f"ints. Received: {argument}={value!r}"
-        )
-    return tuple(int(v) for v in pair)
-
-
 def _check_policy(policy):
-    if policy not in SHORT_VIDEO_POLICIES:
-        raise ValueError(
-            f"`policy` must be one of {list(SHORT_VIDEO_POLICIES)}. Received: policy={policy!r}"
-        )
+    check_choice("policy", policy, SHORT_VIDEO_POLICIES)
     return policy
 
 
 def _check_video_frames(num_video_frames):
-    what = "an int >= 1"
-    if _is_int(num_video_frames) and num_video_frames < 1:
-        what += ": the video has no frames"
-    return _check_int("num_video_frames", num_video_frames, 1, what)
+    if is_int(num_video_frames) and num_video_frames < 1:
+        raise ValueError(
+            f"`num_video_frames` must be an int >= 1: the video has no frames. Received: num_video_frames={num_video_frames!r}"
+        )
+    return check_int("num_video_frames", num_video_frames, minimum=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,8 +95,8 @@ class ClipGeometry:
     image_size: tuple = None
 
     def __post_init__(self):
-        object.__setattr__(self, "num_frames", _check_int("num_frames", self.num_frames, 1))
-        object.__setattr__(self, "frame_stride", _check_int("frame_stride", self.frame_stride, 1))
+        object.__setattr__(self, "num_frames", check_int("num_frames", self.num_frames, minimum=1))
+        object.__setattr__(self, "frame_stride", check_int("frame_stride", self.frame_stride, minimum=1))
         if self.image_size is not None:
             object.__setattr__(self, "image_size", check_size("image_size", self.image_size))
 
@@ -234,13 +205,10 @@ def clip_at(start, geometry, num_video_frames, policy="loop"):
     geometry = _as_geometry(geometry)
     num_video_frames = _check_video_frames(num_video_frames)
     _check_policy(policy)
-    start = _check_int(
-        "start", start, 0, f"an int in [0, {num_video_frames - 1}] (a frame of the video)"
-    )
-    if start >= num_video_frames:
+    if not is_int(start) or not 0 <= start < num_video_frames:
         raise ValueError(
             f"`start` must be an int in [0, {num_video_frames - 1}] (a frame of the "
-            f"video). Received: start={start}"
+            f"video). Received: start={start!r}"
         )
     return _clip(start, geometry, num_video_frames, policy)
 
@@ -254,12 +222,12 @@ def _as_generator(rng_or_seed, argument, allow_unseeded=True):
             return rng_or_seed
         if rng_or_seed is None:
             return np.random.default_rng()
-    if _is_int(rng_or_seed) and rng_or_seed >= 0:
+    if is_int(rng_or_seed) and rng_or_seed >= 0:
         return np.random.default_rng(int(rng_or_seed))
     if (
         isinstance(rng_or_seed, (list, tuple))
         and rng_or_seed
-        and all(_is_int(v) and v >= 0 for v in rng_or_seed)
+        and all(is_int(v) and v >= 0 for v in rng_or_seed)
     ):
         return np.random.default_rng([int(v) for v in rng_or_seed])
     allowed = "an int >= 0, a list of ints >= 0, a numpy.random.SeedSequence"
@@ -277,7 +245,7 @@ def random_clip(num_video_frames, geometry, rng_or_seed=None, policy="loop"):
     Args:
         num_video_frames: int >= 1. Frames in the video.
         geometry: `ClipGeometry` (or a model with a ``clip_geometry``).
-        rng_or_seed: int seed (e.g. from `clip_seed`), list of ints,
+        rng_or_seed: int seed, list of ints,
             `numpy.random.SeedSequence`, `numpy.random.Generator` (advanced in
             place), or None for fresh entropy (not reproducible).
         policy: one of `SHORT_VIDEO_POLICIES`.
@@ -288,7 +256,7 @@ def random_clip(num_video_frames, geometry, rng_or_seed=None, policy="loop"):
     Example:
     ```python
     geometry = ClipGeometry.from_model(model)
-    clip = random_clip(300, geometry, clip_seed(seed, epoch, video_index, 0))
+    clip = random_clip(300, geometry, [seed, video_index])
     frames = read_clip(path, clip.indices)
     ```
     """
@@ -323,7 +291,7 @@ def uniform_clips(num_video_frames, geometry, num_clips=1, policy="loop"):
     """
     geometry = _as_geometry(geometry)
     num_video_frames = _check_video_frames(num_video_frames)
-    num_clips = _check_int("num_clips", num_clips, 1)
+    num_clips = check_int("num_clips", num_clips, minimum=1)
     _check_policy(policy)
     valid = _num_valid_starts(geometry, num_video_frames)
     starts = [((2 * i + 1) * valid) // (2 * num_clips) for i in range(num_clips)]
@@ -357,7 +325,7 @@ def random_clips(num_video_frames, geometry, num_clips=20, seed=0, policy="loop"
     """
     geometry = _as_geometry(geometry)
     num_video_frames = _check_video_frames(num_video_frames)
-    num_clips = _check_int("num_clips", num_clips, 1)
+    num_clips = check_int("num_clips", num_clips, minimum=1)
     _check_policy(policy)
     rng = _as_generator(seed, "seed", allow_unseeded=False)
     valid = _num_valid_starts(geometry, num_video_frames)
@@ -366,30 +334,3 @@ def random_clips(num_video_frames, geometry, num_clips=20, seed=0, policy="loop"
     else:
         starts = [0] * num_clips
     return [_clip(start, geometry, num_video_frames, policy) for start in starts]
-
-
-def clip_seed(seed, epoch, video_index, clip_index=0):
-    """An independent seed for one clip of one video in one epoch.
-
-    Hashes the four numbers with `numpy.random.SeedSequence`, so the seed
-    depends on nothing else: not on the order videos are visited, nor on the
-    worker or shard that samples them.
-
-    Args:
-        seed: int >= 0. The dataset's seed.
-        epoch: int >= 0.
-        video_index: int >= 0. The video's index in the (unshuffled) dataset.
-        clip_index: int >= 0. Which clip of that video.
-
-    Returns:
-        An int in ``[0, 2**63)``, for `random_clip` / `numpy.random.default_rng`
-        (use ``% 2**31`` for a Keras seed).
-
-    Example:
-    >>> clip_seed(0, 1, 7, 0) == clip_seed(0, 1, 7, 0) != clip_seed(0, 2, 7, 0)
-    True
-    """
-    named = {"seed": seed, "epoch": epoch, "video_index": video_index, "clip_index": clip_index}
-    entropy = [_check_int(name, value, 0) for name, value in named.items()]
-    state = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
-    return int(state >> np.uint64(1))

@@ -3,46 +3,71 @@
 `prepare_shards` samples clips once, crops each frame to its centre square,
 resizes it to ``resize_to`` (200) and stores the frames as JPEG in sharded
 TFRecord files with the labels and the video's id; `shard_dataset` reads them
-back with `tf.data`, decoding in-graph with `tf.io.decode_jpeg` (no Python, no
-GIL, and usable on tf.data service workers). Paths go through `tf.io.gfile`,
-so local folders and cloud URIs (``gs://...``) both work.
+back as a `VideoDataset` whose ``tf.data`` pipeline decodes in-graph with
+`tf.io.decode_jpeg` (no Python, no GIL, and usable on tf.data service
+workers). Paths go through `tf.io.gfile`, so local folders and cloud URIs
+(``gs://...``) both work.
 
 Layout of an output folder::
 
     clips-00000-of-00008.tfrecord ... clips-00007-of-00008.tfrecord
-    clips-00000-of-00008.json ...     # per shard: done mark, clip count, skipped videos
+    clips-00000-of-00008.json ...     # per shard: done mark, clip count, size, skipped videos
     shards.json      # when all are done: class names, clip geometry, counts, skipped videos
 
-Each shard is written to a temporary name and renamed when complete, then
-marked done by a small ``clips-00000-of-00008.json`` beside it (written
-atomically, with the settings and a digest of the video list). An interrupted
-`prepare_shards` therefore leaves only whole shards, and running it again
-resumes: shards marked done with the same settings and videos are kept, the
-rest are written. ``shards.json`` appears only when every shard is done, so a
+Each shard is written to a temporary name unique to its writer (host,
+process and a random token, so two ``prepare`` runs into one folder never
+write the same file) and renamed when complete, then marked done by a small
+``clips-00000-of-00008.json`` beside it (written atomically, with the
+settings, the clip count, the byte size and a digest of the video list). An
+interrupted `prepare_shards` therefore leaves only whole shards, and running
+it again resumes: shards marked done with the same settings and videos are
+kept, the rest are written, and the temporary files of dead writers on this
+host are removed. ``shards.json`` appears only when every shard is done, so a
 reader never sees a half-prepared folder. Independent jobs
 (``shard=(num_shards, shard_index)``, e.g. one per host) write disjoint
-subsets of the files of one folder, each with a pool of worker processes;
+subsets of the files of one folder, each with a pool of worker processes
+that die with their parent (and ignore Ctrl-C, which the parent handles);
 readers on several hosts each take their own subset of the files
 (``shard_dataset(..., shard=(num_hosts, host_index))``).
+
+The reader checks every shard against the manifest: a missing file or one
+whose size differs (emptied, truncated, cut at a record boundary) is refused
+before training, naming the file; while reading, a shard that yields another
+number of clips than listed (a corrupted record) stops with an error naming
+the shard.
 """
 
-import concurrent.futures
 import hashlib
 import json
 import multiprocessing
 import os
+import secrets
+import signal
+import socket
 import sys
+import threading
 import time
 import warnings
 
 import numpy as np
 
+from keras_sportsnet.data import random
 from keras_sportsnet.data import sampling
+from keras_sportsnet.data.config import PipelineConfig
+from keras_sportsnet.data.config import check_shard
+from keras_sportsnet.data.config import resolve_geometry
+from keras_sportsnet.data.dataset import VideoDataset
 from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.lists import VideoList
 from keras_sportsnet.utils.checks import check_choice
+from keras_sportsnet.utils.checks import check_int
+from keras_sportsnet.utils.checks import check_positive_int
+from keras_sportsnet.utils.files import TEMPORARY_MARK
+from keras_sportsnet.utils.files import write_json
+from keras_sportsnet.utils.imports import require_tensorflow
+from keras_sportsnet.utils.progress import Progress
 
-__all__ = ["prepare_shards", "shard_dataset", "INDEX_FILE"]
+__all__ = ["prepare_shards", "shard_dataset", "ShardSource", "INDEX_FILE"]
 
 INDEX_FILE = "shards.json"
 _PREFIX = "clips"
@@ -59,7 +84,7 @@ def prepare_shards(
     clips_per_video=None,
     max_clips_per_video=None,
     sampling_mode="random",
-    resize_to=200,
+    resize_to=None,
     num_files=None,
     clips_per_file=500,
     seed=0,
@@ -77,10 +102,11 @@ def prepare_shards(
     clips of videos ``f, f + num_files, ...``, one task per file. Tasks run in
     ``num_workers`` worker processes (``parallelism="processes"``, the
     default: PyAV decoding and JPEG encoding hold Python's GIL, so threads of
-    one process share about one core) or threads. Independent jobs, e.g. one
-    per host, each write their share of the files of one folder
-    (``shard=(num_shards, shard_index)``). Re-running skips every file already
-    finished with the same settings and videos.
+    one process share about one core) or threads. Worker processes die with
+    this process (even after ``kill -9``) and leave Ctrl-C to it.
+    Independent jobs, e.g. one per host, each write their share of the files
+    of one folder (``shard=(num_shards, shard_index)``). Re-running skips
+    every file already finished with the same settings and videos.
 
     Args:
         videos: a `VideoList` or a list of paths (unlabelled). Local files
@@ -97,12 +123,13 @@ def prepare_shards(
             video"): ``min(max_clips_per_video, frames // span)`` clips of
             distinct starts, at least one.
         sampling_mode: ``"random"`` (seeded) or ``"uniform"``.
-        resize_to: int. Stored frames are ``resize_to x resize_to``.
+        resize_to: int. Stored frames are ``resize_to x resize_to``; at least
+            ``image_size`` (the model's preprocessor's, else 200).
         num_files: int or None. Shard files to write; default: enough for
             about ``clips_per_file`` clips each.
         clips_per_file: int. Target clips per file when ``num_files`` is None.
         seed: int. Seed of the clip positions (video ``v`` draws from
-            ``[seed, v]``, whichever worker writes it).
+            `keras_sportsnet.data.random.video_seed` ``(seed, v)``, whichever worker writes it).
         short_video_policy: see `keras_sportsnet.data.SHORT_VIDEO_POLICIES`.
         on_error: ``"skip"`` (warn, record in ``shards.json``) or ``"raise"``.
         jpeg_quality: int in [1, 100].
@@ -115,13 +142,12 @@ def prepare_shards(
             host): this one writes the files ``shard_index,
             shard_index + num_shards, ...``. The job that finds every file
             complete writes ``shards.json``.
-        verbose: bool. Progress per finished file to stderr (files done,
-            clips, clips/s, time left).
+        verbose: bool. A progress line on stderr (files done, clips, time left).
 
     Returns:
         The index dict (also written to ``shards.json`` once every file is
         complete): ``settings``, ``complete``, ``shards`` (file, clips,
-        skipped videos of each finished file), ``clips``, ``skipped``.
+        bytes, skipped videos of each finished file), ``clips``, ``skipped``.
 
     Example:
     ```python
@@ -131,11 +157,7 @@ def prepare_shards(
     ds = ksn.data.shard_dataset("gs://bucket/ucf101-train", batch_size=32, seed=0)
     ```
     """
-    from keras_sportsnet.utils.imports import require_tensorflow
-
     tf = require_tensorflow("prepare_shards")
-
-    from keras_sportsnet.data.datasets import _geometry
 
     if not isinstance(videos, VideoList):
         videos = VideoList(tuple(os.fspath(p) for p in videos), tuple(() for _ in videos), ())
@@ -143,17 +165,18 @@ def prepare_shards(
     check_choice("on_error", on_error, ("skip", "raise"))
     check_choice("short_video_policy", short_video_policy, sampling.SHORT_VIDEO_POLICIES)
     check_choice("parallelism", parallelism, ("processes", "threads", None))
-    if not 1 <= int(jpeg_quality) <= 100:
-        raise ValueError(f"`jpeg_quality` must be in [1, 100]. Received: jpeg_quality={jpeg_quality!r}")
+    jpeg_quality = check_int("jpeg_quality", jpeg_quality, minimum=1, maximum=100)
     if clips_per_video is not None and max_clips_per_video is not None:
         raise ValueError(
             "Pass either `clips_per_video` (exactly that many clips) or `max_clips_per_video` (up to that many), "
             f"not both. Received: clips_per_video={clips_per_video!r}, max_clips_per_video={max_clips_per_video!r}"
         )
-    for name, value in (("clips_per_video", clips_per_video), ("max_clips_per_video", max_clips_per_video),
-                        ("num_files", num_files), ("clips_per_file", clips_per_file), ("num_workers", num_workers)):
-        if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1):
-            raise ValueError(f"`{name}` must be an int >= 1 or None. Received: {name}={value!r}")
+    clips_per_video = check_positive_int("clips_per_video", clips_per_video, allow_none=True)
+    max_clips_per_video = check_positive_int("max_clips_per_video", max_clips_per_video, allow_none=True)
+    num_files = check_positive_int("num_files", num_files, allow_none=True)
+    clips_per_file = check_positive_int("clips_per_file", clips_per_file)
+    num_workers = check_positive_int("num_workers", num_workers, allow_none=True)
+    seed = check_int("seed", seed, minimum=0)
     in_memory = str(output_dir).startswith("ram://")
     if parallelism == "processes" and in_memory and (num_workers or 0) != 1:
         raise ValueError(
@@ -162,11 +185,12 @@ def prepare_shards(
         )
     parallelism = parallelism or ("threads" if in_memory else "processes")
     count = (clips_per_video or 1) if max_clips_per_video is None else None
-    geometry = _geometry(model, num_frames, frame_stride, image_size)
+    geometry, resize_to = resolve_geometry(model, num_frames, frame_stride, image_size, resize_to)
     total = len(videos) * (count or max_clips_per_video)
     num_files = num_files or max(1, -(-total // clips_per_file))
-    num_shards, shard_index = _check_shard("shard", shard)
+    num_shards, shard_index = check_shard("shard", shard) or (1, 0)
     tf.io.gfile.makedirs(output_dir)
+    _remove_dead_temporaries(output_dir)
     settings = {
         "num_frames": geometry.num_frames,
         "frame_stride": geometry.frame_stride,
@@ -177,7 +201,7 @@ def prepare_shards(
         "sampling_mode": sampling_mode,
         "seed": seed,
         "short_video_policy": short_video_policy,
-        "jpeg_quality": int(jpeg_quality),
+        "jpeg_quality": jpeg_quality,
         "num_files": num_files,
         "class_names": list(videos.class_names),
         "videos": len(videos),
@@ -196,23 +220,22 @@ def prepare_shards(
         for f in pending
     ]
     workers = min(num_workers or os.cpu_count() or 1, max(1, len(tasks)))
-    progress = _Progress(len(tasks), num_files, verbose)
-    if workers == 1:
-        for task in tasks:
-            records[task["file"]] = progress.done(task["file"], _write_shard(task))
-    else:
-        if parallelism == "processes":
-            pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    with Progress("prepare", total=len(tasks), unit="files", enabled=verbose) as progress:
+        clips = 0
+
+        def done(file, record):
+            nonlocal clips
+            records[file] = record
+            clips += record["clips"]
+            progress.update(extra=f"{clips} clips written")
+
+        if workers == 1:
+            for task in tasks:
+                done(task["file"], _write_shard(task))
+        elif parallelism == "threads":
+            _run_threads(tasks, workers, done)
         else:
-            pool = concurrent.futures.ThreadPoolExecutor(workers)
-        with pool:
-            futures = {pool.submit(_write_shard, task): task["file"] for task in tasks}
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    records[futures[future]] = progress.done(futures[future], future.result())
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)  # finished files stay; the rest resume on re-run
-                raise
+            _run_processes(tasks, workers, done)
     # The index lists every file once all are complete (whichever job finishes last writes it).
     records.update({f: _finished(output_dir, f, settings) for f, r in records.items() if r is None})
     finished = [records[f] for f in range(num_files) if records[f] is not None]
@@ -234,13 +257,70 @@ def prepare_shards(
     return index
 
 
+def _run_threads(tasks, workers, done):
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(_write_shard, task): task["file"] for task in tasks}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                done(futures[future], future.result())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # finished files stay; the rest resume on re-run
+            raise
+
+
+def _run_processes(tasks, workers, done):
+    """Runs the tasks in worker processes that die with this one; Ctrl-C stops them without their tracebacks."""
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(workers, initializer=_worker_start, initargs=(os.getpid(),))
+    try:
+        for file, record in pool.imap_unordered(_write_shard_task, tasks):
+            done(file, record)
+    except BaseException:
+        pool.terminate()  # Ctrl-C or a failure: stop the workers now; their unfinished files resume on re-run
+        pool.join()
+        raise
+    pool.close()
+    pool.join()
+
+
+def _write_shard_task(task):
+    return task["file"], _write_shard(task)
+
+
+def _worker_start(parent):
+    """In a worker process: die with the parent (Linux: PR_SET_PDEATHSIG; else a watchdog) and ignore Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C (and terminates the pool)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="keras_sportsnet-parent-watch").start()
+
+
+def _watch_parent(parent, interval=1.0):
+    """Ends this worker process when its parent is gone (where no death signal exists)."""
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _file_name(file, num_files):
     return f"{_PREFIX}-{file:05d}-of-{num_files:05d}"
 
 
 def _finished(output_dir, file, settings):
     """The record of a file finished with these settings, or None."""
-    import tensorflow as tf
+    tf = require_tensorflow("prepare_shards")
 
     name = _file_name(file, settings["num_files"])
     record_path = _join(output_dir, name + ".json")
@@ -250,69 +330,73 @@ def _finished(output_dir, file, settings):
     return None
 
 
+def _temporary_path(final):
+    """A temporary name for ``final`` unique to this writer: ``.<name>.<host>-<pid>-<token>.incomplete``."""
+    folder, name = final.rsplit("/", 1)
+    host = socket.gethostname().replace("-", "_").replace("/", "_") or "host"
+    return f"{folder}/.{name}.{host}-{os.getpid()}-{secrets.token_hex(4)}{TEMPORARY_MARK}"
+
+
+def _remove_dead_temporaries(output_dir):
+    """Removes the temporary files of writers that died on this host (and the old fixed ``.incomplete`` names)."""
+    tf = require_tensorflow("prepare_shards")
+
+    host = socket.gethostname().replace("-", "_").replace("/", "_") or "host"
+    for name in tf.io.gfile.listdir(output_dir):
+        name = name.rstrip("/")
+        if name.endswith(".tfrecord.incomplete") and not name.startswith("."):  # the fixed name of older versions
+            tf.io.gfile.remove(_join(output_dir, name))
+            continue
+        if not (name.startswith(".") and name.endswith(TEMPORARY_MARK)):
+            continue
+        writer = name[: -len(TEMPORARY_MARK)].rsplit(".", 1)[-1].split("-")
+        if len(writer) != 3 or writer[0] != host or not writer[1].isdigit():
+            continue  # another host's writer, or not ours: leave it
+        if not _alive(int(writer[1])):
+            tf.io.gfile.remove(_join(output_dir, name))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _write_shard(task):
     """Writes one shard file (a task of `prepare_shards`; runs in a worker process or thread)."""
-    import tensorflow as tf
+    tf = require_tensorflow("prepare_shards")
 
     settings, output_dir = task["settings"], task["output_dir"]
     geometry = sampling.ClipGeometry(num_frames=settings["num_frames"], frame_stride=settings["frame_stride"],
                                      image_size=tuple(settings["image_size"]))
     name = _file_name(task["file"], settings["num_files"])
     final = _join(output_dir, name + ".tfrecord")
-    temporary = final + ".incomplete"  # a re-run of this job overwrites what a killed one left
+    temporary = _temporary_path(final)
     clips, skipped = 0, {}
-    with tf.io.TFRecordWriter(temporary) as writer:
-        for video, path, labels in task["videos"]:
-            try:
-                for start, frames in _sample_video(path, geometry, settings, video):
-                    writer.write(_example(frames, labels, path, start, settings["jpeg_quality"]))
-                    clips += 1
-            except VideoError as error:
-                if task["on_error"] == "raise":
-                    raise
-                skipped[path] = error.problem
-    tf.io.gfile.rename(temporary, final, overwrite=True)
-    record = {"file": name + ".tfrecord", "clips": clips, "skipped": skipped}
+    try:
+        with tf.io.TFRecordWriter(temporary) as writer:
+            for video, path, labels in task["videos"]:
+                try:
+                    for start, frames in _sample_video(path, geometry, settings, video):
+                        writer.write(_example(frames, labels, path, start, settings["jpeg_quality"]))
+                        clips += 1
+                except VideoError as error:
+                    if task["on_error"] == "raise":
+                        raise
+                    skipped[path] = error.problem
+        size = tf.io.gfile.stat(temporary).length
+        tf.io.gfile.rename(temporary, final, overwrite=True)
+    except BaseException:
+        if tf.io.gfile.exists(temporary):
+            tf.io.gfile.remove(temporary)
+        raise
+    record = {"file": name + ".tfrecord", "clips": clips, "bytes": int(size), "skipped": skipped}
     _write_json(_join(output_dir, name + ".json"), {"settings": settings, "shard": record})  # the completion mark
     return record
-
-
-class _Progress:
-    """One stderr line per finished file: files done, clips, clips/s, time left."""
-
-    def __init__(self, tasks, num_files, verbose):
-        self.tasks, self.num_files, self.verbose = tasks, num_files, verbose
-        self.finished, self.clips, self.start = 0, 0, time.perf_counter()
-
-    def done(self, file, record):
-        self.finished += 1
-        self.clips += record["clips"]
-        if self.verbose:
-            elapsed = time.perf_counter() - self.start
-            left = elapsed / self.finished * (self.tasks - self.finished)
-            print(
-                f"[{self.finished}/{self.tasks}] file {file + 1} of {self.num_files}: {record['clips']} clips, "
-                f"{len(record['skipped'])} video(s) skipped; {self.clips} clips in {elapsed:.1f} s "
-                f"({self.clips / max(elapsed, 1e-9):.1f} clips/s), about {left:.0f} s left",
-                file=sys.stderr,
-            )
-        return record
-
-
-def _check_shard(argument, shard):
-    """``(count, index)`` from ``None`` or a pair; ValueError naming `argument` otherwise."""
-    if shard is None:
-        return 1, 0
-    try:
-        count, index = (int(v) for v in shard)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{argument}` must be (num_shards, shard_index). Received: {argument}={shard!r}") from None
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(
-            f"`{argument}` must be (num_shards, shard_index) with 0 <= shard_index < num_shards. "
-            f"Received: {argument}={shard!r}"
-        )
-    return count, index
 
 
 def _list_digest(videos):
@@ -320,6 +404,114 @@ def _list_digest(videos):
     for path, labels in zip(videos.paths, videos.labels):
         digest.update(f"{path}\t{','.join(map(str, labels))}\n".encode())
     return digest.hexdigest()
+
+
+class ShardSource:
+    """Clips read from prepared shards (a `VideoDataset` source; pure TensorFlow ops).
+
+    One pass holds every clip of the files once: the file order is a
+    permutation keyed by the pass key and the clips are shuffled within
+    windows of ``shuffle_buffer`` (`keras_sportsnet.data.random`). Every file
+    is checked while it is read: when it yields another number of clips than
+    the manifest lists, the pipeline stops with an error naming it.
+
+    Args:
+        files: list of shard paths.
+        counts: list of int: clips of each file (from the manifest).
+        settings: the ``settings`` of ``shards.json``.
+        config: the `PipelineConfig`.
+        shuffle_buffer: int. Clips per shuffling window.
+
+    Example:
+    ```python
+    source = ShardSource(files, counts, index["settings"], config, shuffle_buffer=2048)
+    ```
+    """
+
+    can_fail = False
+
+    def __init__(self, files, counts, settings, config, shuffle_buffer):
+        self.files, self.counts, self.settings = list(files), [int(c) for c in counts], settings
+        self.config, self.shuffle_buffer = config, shuffle_buffer
+        self.num_elements = sum(self.counts)
+
+    def with_config(self, config):
+        """The same files under another config."""
+        return ShardSource(self.files, self.counts, self.settings, config, self.shuffle_buffer)
+
+    def _checked_records(self, file_index):
+        """The records of one file, then an error naming it when their number differs from the manifest's."""
+        import tensorflow as tf
+
+        name = tf.gather(tf.constant(self.files), file_index)
+        expected = tf.gather(tf.constant(self.counts, tf.int64), file_index)
+        plain = tf.autograph.experimental.do_not_convert  # no AutoGraph: nothing here needs it (see VideoDataset)
+        records = tf.data.TFRecordDataset(name).ignore_errors().map(plain(lambda r: (r, tf.constant(True))))
+        end = tf.data.Dataset.from_tensors((tf.constant(b""), tf.constant(False)))
+
+        def count(read, element):
+            record, is_record = element
+            read = read + tf.cast(is_record, tf.int64)
+
+            def damaged():
+                message = tf.strings.join([
+                    "keras_sportsnet: shard ", name, " is damaged: it gave ", tf.strings.as_string(read),
+                    " clips, its manifest lists ", tf.strings.as_string(expected), ". Delete the shard and its "
+                    ".json mark and run prepare again to rewrite it."])
+                with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
+                    return tf.constant(False)
+
+            check = tf.cond(tf.logical_or(is_record, tf.equal(read, expected)), lambda: tf.constant(True), damaged)
+            return read, (record, is_record, check)
+
+        checked = records.concatenate(end).scan(tf.constant(0, tf.int64), plain(count))
+        return checked.filter(plain(lambda record, is_record, check: tf.logical_and(is_record, check))).map(
+            plain(lambda record, is_record, check: record))
+
+    def elements(self, key, skip):
+        """``(element, key, record)`` of one pass: file order and shuffling windows keyed by ``key``."""
+        import tensorflow as tf
+
+        num_files = len(self.files)
+        order = tf.range(num_files, dtype=tf.int64)
+        if self.config.shuffle:
+            order = tf.gather(order, random.permutation(num_files, key))
+        plain = tf.autograph.experimental.do_not_convert
+        records = tf.data.Dataset.from_tensor_slices(order).interleave(
+            plain(self._checked_records), cycle_length=min(4, num_files), num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True)
+        if self.config.shuffle:
+            window = self.shuffle_buffer
+
+            def permute(index, block):
+                size = tf.shape(block)[0]
+                return tf.gather(block, random.window_permutation(key, index, size))
+
+            records = records.batch(window).enumerate().map(plain(permute)).unbatch()
+        return records.enumerate().skip(skip).map(plain(lambda element, record: (element, key, record)))
+
+    def load(self, element, draws, record):
+        """``(uint8 clip, label, ok)`` of one record (in-graph JPEG decoding)."""
+        import tensorflow as tf
+
+        num_frames, size = self.settings["num_frames"], self.settings["resize_to"]
+        features = {
+            "frames": tf.io.FixedLenFeature([num_frames], tf.string),
+            "labels": tf.io.VarLenFeature(tf.int64),
+        }
+        example = tf.io.parse_single_example(record, features)
+        frames = [tf.io.decode_jpeg(example["frames"][t], channels=3) for t in range(num_frames)]
+        clip = tf.ensure_shape(tf.stack(frames), (num_frames, size, size, 3))
+        labels = tf.sparse.to_dense(example["labels"])
+        mode = self.config.label_mode
+        if mode is None:
+            label = None
+        elif mode == "int":
+            label = tf.cast(labels[0], tf.int32)
+        else:
+            num_classes = len(self.settings["class_names"])
+            label = tf.reduce_max(tf.one_hot(labels, num_classes, dtype=tf.float32), axis=0)
+        return clip, label, tf.constant(True)
 
 
 def shard_dataset(
@@ -332,8 +524,13 @@ def shard_dataset(
     seed=None,
     shard=None,
     shuffle_buffer=2048,
+    drop_remainder=False,
 ):
-    """Reads shards written by `prepare_shards` as a `tf.data.Dataset`.
+    """Reads shards written by `prepare_shards` as a `VideoDataset`.
+
+    Every shard is checked against the manifest first (present, same size:
+    an emptied or cut shard is refused here, naming the file) and again while
+    it is read (the number of clips).
 
     Args:
         directory: the output folder (local or `tf.io.gfile` URI).
@@ -349,15 +546,16 @@ def shard_dataset(
             worker) reads only the files ``shard_index, shard_index +
             num_shards, ...``: the shares of ``num_shards`` hosts are
             disjoint and together hold every clip once. The length and
-            `pass_length` are this share's.
+            ``num_clips`` are this share's.
         shuffle_buffer: int. Clips per shuffling window.
+        drop_remainder: bool. Drop the smaller last batch of every pass.
 
     Returns:
-        A `tf.data.Dataset` of ``(clips, labels)`` with ``class_names`` and
-        ``index`` attributes; its length is known. The pipeline is TensorFlow
-        ops only (TFRecord reading, ``tf.io.decode_jpeg``, stateless crops
-        and flips): no Python runs per clip, so it parallelises freely and
-        can run on tf.data service workers.
+        A `VideoDataset` (``file_paths``: the shard files read, ``index``: the
+        manifest, ``videos``: None). Its pipeline is TensorFlow ops only
+        (TFRecord reading, ``tf.io.decode_jpeg``, stateless crops and flips):
+        no Python runs per clip, so it parallelises freely and can run on
+        tf.data service workers.
 
     Example:
     ```python
@@ -367,15 +565,8 @@ def shard_dataset(
     model.fit(ds, epochs=10)
     ```
     """
-    from keras_sportsnet.utils.imports import require_tensorflow
-
     tf = require_tensorflow("shard_dataset")
 
-    from keras_sportsnet.data import epochs
-    from keras_sportsnet.data.datasets import _stream_method
-
-    check_choice("label_mode", label_mode, ("int", "categorical", "multi_hot", None))
-    check_choice("augmentation", augmentation, ("paper", "centre", "deferred"))
     index_path = _join(directory, INDEX_FILE)
     if not tf.io.gfile.exists(index_path):
         raise ValueError(
@@ -383,82 +574,68 @@ def shard_dataset(
             "(or `keras-sportsnet prepare`) first; if it was interrupted, run it again: it resumes."
         )
     index = _read_json(index_path)
-    settings = index["settings"]
-    shards = [s for s in index["shards"]]
+    try:
+        settings = index["settings"]
+        shards = list(index["shards"])
+        counts = [int(s["clips"]) for s in shards]
+        names = [str(s["file"]) for s in shards]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{index_path} is not a shard manifest written by prepare_shards ({error!r}).") from None
+    bad_names = [n for n in names if "/" in n or n in (".", "..")]
+    if bad_names:
+        raise ValueError(f"{index_path} lists files outside its folder: {bad_names}. Prepare the shards again.")
     if shard is not None:
-        num_shards, shard_index = _check_shard("shard", shard)
+        num_shards, shard_index = check_shard("shard", shard)
         if num_shards > len(shards):
             raise ValueError(
                 f"`shard` asks for {num_shards} shares of {directory}, which holds {len(shards)} files: every "
                 f"share needs at least one file (prepare with num_files >= {num_shards}). Received: shard={shard!r}"
             )
-        shards = shards[shard_index::num_shards]
-    files = [_join(directory, s["file"]) for s in shards]
-    num_clips = sum(s["clips"] for s in shards)
-    num_frames, size = settings["num_frames"], settings["resize_to"]
-    num_classes = len(settings["class_names"])
-    geometry = sampling.ClipGeometry(num_frames=num_frames, frame_stride=settings["frame_stride"],
-                                     image_size=tuple(settings["image_size"]))
-    seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
-    features = {
-        "frames": tf.io.FixedLenFeature([num_frames], tf.string),
-        "labels": tf.io.VarLenFeature(tf.int64),
-    }
+        shards, counts, names = shards[shard_index::num_shards], counts[shard_index::num_shards], names[shard_index::num_shards]
+    files = [_join(directory, n) for n in names]
+    _check_files(files, shards, index_path)
+    config = PipelineConfig(
+        num_frames=settings["num_frames"], frame_stride=settings["frame_stride"],
+        image_size=tuple(settings["image_size"]), resize_to=settings["resize_to"], augmentation=augmentation,
+        label_mode=label_mode, batch_size=batch_size, drop_remainder=drop_remainder, shuffle=shuffle,
+        seed=random.resolve_seed(seed),
+    )
+    shuffle_buffer = check_positive_int("shuffle_buffer", shuffle_buffer)
+    source = ShardSource(files, counts, settings, config, shuffle_buffer)
+    return VideoDataset(source, config, class_names=settings["class_names"], videos=None, file_paths=files,
+                        skipped=index.get("skipped", {}), index=index)
 
-    def parse(record):
-        example = tf.io.parse_single_example(record, features)
-        frames = [tf.io.decode_jpeg(example["frames"][t], channels=3) for t in range(num_frames)]
-        clip = tf.ensure_shape(tf.stack(frames), (num_frames, size, size, 3))
-        labels = tf.sparse.to_dense(example["labels"])
-        if label_mode is None:
-            return (clip,)
-        if label_mode == "int":
-            return clip, tf.cast(labels[0], tf.int32)
-        hot = tf.reduce_max(tf.one_hot(labels, num_classes, dtype=tf.float32), axis=0)
-        return clip, hot
 
-    num_files = len(files)
+def _check_files(files, shards, index_path):
+    """Refuses missing shards and shards whose size differs from the manifest's, naming them."""
+    tf = require_tensorflow("shard_dataset")
 
-    def one_pass(key, skip):
-        """All shards once: file order and the shuffling windows keyed by ``key``."""
-        names = tf.constant(files)
-        if shuffle:
-            names = tf.gather(names, epochs.permutation(num_files, key))
-        records = tf.data.Dataset.from_tensor_slices(names).interleave(
-            tf.data.TFRecordDataset, cycle_length=min(4, num_files),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        if shuffle:
-            records = epochs.window_shuffle(records, shuffle_buffer, key)
-        return records.enumerate().skip(skip).map(lambda element, record: (record, element, key))
-
-    def load(record, element, key):
-        clip, *label = parse(record)
-        if augmentation != "deferred":
-            clip = epochs.augment_clip(clip, epochs.element_key(key, element), geometry.image_size,
-                                       training=augmentation == "paper")
-        return (clip, *label) if label else clip
-
-    def finish(elements):
-        dataset = elements.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        if batch_size is not None:
-            dataset = dataset.batch(batch_size)
-        return dataset.prefetch(tf.data.AUTOTUNE)
-
-    steps = num_clips if batch_size is None else -(-num_clips // batch_size)
-    dataset = finish(epochs.passes_per_iteration(seed, one_pass))
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
-    dataset.pass_length = num_clips
-    dataset.stream = _stream_method(seed, one_pass, num_clips, batch_size, finish)
-    dataset.class_names = list(settings["class_names"])
-    dataset.index = index
-    return dataset
+    problems = []
+    for path, record in zip(files, shards):
+        if not tf.io.gfile.exists(path):
+            problems.append(f"  {path}: missing")
+            continue
+        expected = record.get("bytes")
+        if expected is not None:
+            size = tf.io.gfile.stat(path).length
+            if size != expected:
+                problems.append(f"  {path}: {size} bytes, the manifest lists {expected} (emptied, cut or rewritten)")
+        elif record["clips"] > 0 and tf.io.gfile.stat(path).length == 0:
+            problems.append(f"  {path}: empty, the manifest lists {record['clips']} clips")
+    if problems:
+        raise ValueError(
+            f"{len(problems)} shard(s) of {index_path} do not match the manifest:\n" + "\n".join(problems)
+            + "\nDelete them with their .json marks (and shards.json) and run prepare again: it rewrites only those."
+        )
 
 
 def _sample_video(path, geometry, settings, video):
     """Yields ``(start, frames)`` for the video's clips, frames resized uint8."""
+    import keras
+
     from keras_sportsnet.data.decoding import probe_video
     from keras_sportsnet.data.decoding import read_clips
-    from keras_sportsnet.data.transforms import centre_square_resize
+    from keras_sportsnet.transforms import functional
 
     policy = settings["short_video_policy"]
     info = probe_video(path)
@@ -468,17 +645,19 @@ def _sample_video(path, geometry, settings, video):
     if settings["sampling_mode"] == "uniform":
         clips = sampling.uniform_clips(info.num_frames, geometry, count, policy)
     else:
-        clips = sampling.random_clips(info.num_frames, geometry, count, [settings["seed"], video], policy)
+        clips = sampling.random_clips(info.num_frames, geometry, count, random.video_seed(settings["seed"], video),
+                                      policy)
     clips = [c for c in clips if c is not None and c.indices]
     if not clips:
         raise VideoError(path, f"too short: {info.num_frames} frames, a clip spans {geometry.span} (short_video_policy='skip')")
-    decoded = read_clips(path, [list(c.indices) for c in clips])
+    decoded = read_clips(path, [list(c.indices) for c in clips], short_side=settings["resize_to"])  # bounded memory
     for clip, frames in zip(clips, decoded):
-        yield clip.start, np.asarray(centre_square_resize(frames, settings["resize_to"]))
+        resized = functional.centre_crop_resize(np.asarray(frames), settings["resize_to"])
+        yield clip.start, np.asarray(keras.ops.convert_to_numpy(resized))
 
 
 def _example(frames, labels, path, start, quality):
-    import tensorflow as tf
+    tf = require_tensorflow("prepare_shards")
 
     encoded = [tf.io.encode_jpeg(frame, quality=quality).numpy() for frame in frames]
     feature = {
@@ -496,17 +675,23 @@ def _join(directory, name):
 
 
 def _read_json(path):
-    import tensorflow as tf
+    tf = require_tensorflow("shard_dataset")
 
-    with tf.io.gfile.GFile(path, "r") as f:
-        return json.load(f)
+    try:
+        with tf.io.gfile.GFile(path, "r") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): run prepare again to rewrite it.") from None
 
 
 def _write_json(path, data):
-    """Writes JSON atomically: a temporary name, then a rename."""
-    import tensorflow as tf
+    """Writes JSON atomically: `keras_sportsnet.utils.files` for local folders, a unique temporary + rename elsewhere."""
+    tf = require_tensorflow("prepare_shards")
 
-    temporary = f"{path}.incomplete{os.getpid()}"
+    if "://" not in path:
+        write_json(path, data)
+        return
+    temporary = _temporary_path(path)
     with tf.io.gfile.GFile(temporary, "w") as f:
         json.dump(data, f, indent=1)
     tf.io.gfile.rename(temporary, path, overwrite=True)

@@ -59,6 +59,7 @@ __all__ = [
     "SyntheticSports",
     "class_descriptions",
     "iter_videos",
+    "load_data",
     "plot_classes",
     "render_video",
     "synthetic_sports",
@@ -847,6 +848,47 @@ def synthetic_sports(
         videos[k], labels[k], true_labels[k], indices[k] = clip.frames, clip.label, clip.true_label, clip.index
     cues = {name: _CLASSES[class_set][name][2] for name in config.classes}
     return SyntheticSports(videos, labels, true_labels, indices, list(config.classes), cues, config.to_dict())
+
+
+def load_data(train_videos_per_class=50, test_videos_per_class=10, *, class_set="sports", num_frames=40, size=64,
+              seed=0, **nuisances):
+    """The dataset as arrays, the way `keras.datasets.mnist.load_data()` gives them.
+
+    Renders ``train_videos_per_class + test_videos_per_class`` videos per
+    class (`synthetic_sports`) and splits every class by video index: the
+    first ``train_videos_per_class`` train, the rest test. Every video is the
+    one `synthetic_sports` renders at that index, so the two parts never share
+    a video and no other seed is involved.
+
+    Args:
+        train_videos_per_class: int >= 1.
+        test_videos_per_class: int >= 1.
+        class_set: ``"sports"`` (11 classes) or ``"transfer"`` (6).
+        num_frames: int >= 2. Frames per video.
+        size: even int >= 16. Frame height and width.
+        seed: int >= 0.
+        **nuisances: ``camera_pan``, ``camera_zoom``, ``clutter``,
+            ``lighting``, ``label_noise``, ``classes`` (see `synthetic_sports`).
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: uint8 videos
+        ``(N, num_frames, size, size, 3)`` and int64 labels ``(N,)``, label
+        ``i`` being ``class_descriptions(class_set)``' sorted class ``i``.
+
+    Example:
+    ```python
+    (x_train, y_train), (x_test, y_test) = ksn.datasets.synthetic_sports.load_data(20, 5, size=32, num_frames=16)
+    x_train.shape     # (220, 16, 32, 32, 3)
+    ```
+    """
+    from keras_sportsnet.utils.checks import check_positive_int
+
+    train = check_positive_int("train_videos_per_class", train_videos_per_class)
+    test = check_positive_int("test_videos_per_class", test_videos_per_class)
+    data = synthetic_sports(train + test, class_set=class_set, num_frames=num_frames, size=size, seed=seed,
+                            **nuisances)
+    training = data.indices < train
+    return (data.videos[training], data.labels[training]), (data.videos[~training], data.labels[~training])
 
 
 def write_synthetic_sports(directory, num_videos_per_class=50, *, codec="h264", fps=25, keyframe_interval=None, **kwargs):

@@ -24,9 +24,9 @@ from keras_sportsnet.data.lists import read_video_folder
 from keras_sportsnet.data.sampling import SHORT_VIDEO_POLICIES
 from keras_sportsnet.data.sampling import ClipGeometry
 from keras_sportsnet.data.scan import VIDEO_EXTENSIONS
-from keras_sportsnet.data.transforms import EVALUATION_VIEWS
-from keras_sportsnet.data.transforms import PAPER_RESIZE
 from keras_sportsnet.evaluation.metrics import AGGREGATION_RULES
+from keras_sportsnet.transforms.functional import EVALUATION_VIEWS
+from keras_sportsnet.transforms.functional import PAPER_RESIZE
 from keras_sportsnet.utils.checks import check_choice
 from keras_sportsnet.utils.checks import check_int
 from keras_sportsnet.utils.checks import check_size
@@ -128,7 +128,7 @@ class EvaluationProtocol:
     Build it with `for_model`, which takes the defaults from the model's
     preprocessor. The clip positions of video ``i`` of a list are a pure
     function of ``(seed, i)``; its views are, in order, the first ``views``
-    of `keras_sportsnet.data.transforms.EVALUATION_VIEWS` (centre, centre
+    of `keras_sportsnet.transforms.EVALUATION_VIEWS` (centre, centre
     flipped, top-left, bottom-right), cut from the centre square of every
     frame resized to ``resize_to``.
 
@@ -275,29 +275,24 @@ def _is_path(value):
 
 def _folder_videos(folder, labelled):
     """The videos under ``folder``: by class sub-folder when ``labelled`` and it has them, else all of them."""
-    if labelled:
-        classes = read_video_folder(folder)
-        loose = [
-            entry.name
-            for entry in os.scandir(folder)
-            if entry.is_file() and entry.name.lower().endswith(VIDEO_EXTENSIONS) and not entry.name.startswith(".")
-        ]
-        if len(classes):
-            if loose:
-                warnings.warn(
-                    f"{folder} has class sub-folders and also {len(loose)} video(s) directly inside it (e.g. "
-                    f"{loose[0]!r}); those have no class and are left out. Put each video in the folder of its "
-                    "class (my_videos/<class>/<video>).",
-                    UserWarning,
-                    stacklevel=4,
-                )
-            return classes
-    listing = read_video_folder(folder, labels=None)
-    if not len(listing):
+    everything = read_video_folder(folder, labels=None)
+    if not len(everything):
         raise ValueError(
             f"{folder} holds no video files (looked for {', '.join(VIDEO_EXTENSIONS)} in it and its sub-folders)."
         )
-    return listing
+    top = os.path.abspath(folder)
+    loose = [path for path in everything.paths if os.path.dirname(os.path.abspath(path)) == top]
+    if not labelled or len(loose) == len(everything):
+        return everything  # a flat folder: its videos, unlabelled
+    if loose:
+        warnings.warn(
+            f"{folder} has class sub-folders and also {len(loose)} video(s) directly inside it (e.g. "
+            f"{os.path.basename(loose[0])!r}); those have no class and are left out. Put each video in the folder "
+            "of its class (my_videos/<class>/<video>).",
+            UserWarning,
+            stacklevel=4,
+        )
+    return read_video_folder(folder)
 
 
 def video_list(videos, *, labelled=True):

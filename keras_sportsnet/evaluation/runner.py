@@ -39,13 +39,14 @@ from keras_sportsnet.data import sampling
 from keras_sportsnet.data.decoding import probe_video
 from keras_sportsnet.data.decoding import read_clips
 from keras_sportsnet.data.errors import VideoError
-from keras_sportsnet.data.transforms import EVALUATION_VIEWS
-from keras_sportsnet.data.transforms import centre_square_resize
 from keras_sportsnet.evaluation.archive import ScoresFiles
 from keras_sportsnet.evaluation.metrics import as_multi_hot
 from keras_sportsnet.evaluation.protocol import EvaluationProtocol
 from keras_sportsnet.evaluation.protocol import video_list
 from keras_sportsnet.evaluation.scores import VideoScores
+from keras_sportsnet.transforms.functional import EVALUATION_VIEWS
+from keras_sportsnet.transforms.functional import centre_crop_resize
+from keras_sportsnet.transforms.functional import crop_offsets
 from keras_sportsnet.utils.checks import check_choice
 from keras_sportsnet.utils.checks import check_int
 from keras_sportsnet.utils.checks import closest
@@ -283,29 +284,23 @@ def decode_video(path, index, protocol, *, max_pixels=None):
 def _centre_squares(clips, size):
     """uint8 clips ``(T, H, W, 3)`` of one video -> their centre regions of aspect ``size``, at ``size``.
 
-    Views into the decoded frames when no resize is needed (frames scaled
-    while decoding); else one `centre_square_resize` call for the video.
+    Views into the decoded frames when they already have that size (frames
+    are scaled while decoding); else one `centre_crop_resize` for the video.
     """
     height, width = clips[0].shape[1:3]
     target_h, target_w = size
     crop_h = min(height, width * target_h // target_w)
     crop_w = min(width, height * target_w // target_h)
-    if (crop_h, crop_w) == (target_h, target_w):
-        top, left = (height - crop_h) // 2, (width - crop_w) // 2
-        return [clip[:, top : top + crop_h, left : left + crop_w] for clip in clips]
-    return list(np.asarray(keras.ops.convert_to_numpy(centre_square_resize(np.stack(clips), size))))
+    if (crop_h, crop_w) != (target_h, target_w):
+        return list(np.asarray(keras.ops.convert_to_numpy(centre_crop_resize(np.stack(clips), size))))
+    top, left = crop_offsets("center", height, width, crop_h, crop_w)
+    return [clip[:, top : top + crop_h, left : left + crop_w] for clip in clips]
 
 
 def _view(square, position, flipped, crop):
     """One view of a clip's centre squares ``(T, R, R, 3)``: the crop at ``position``, flipped or not."""
-    height, width = square.shape[1:3]
     crop_h, crop_w = crop
-    if position == "top_left":
-        top, left = 0, 0
-    elif position == "bottom_right":
-        top, left = height - crop_h, width - crop_w
-    else:
-        top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    top, left = crop_offsets(position, square.shape[1], square.shape[2], crop_h, crop_w)
     view = square[:, top : top + crop_h, left : left + crop_w]
     return view[:, :, ::-1] if flipped else view
 

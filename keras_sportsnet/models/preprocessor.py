@@ -16,7 +16,7 @@ model subtracts the pixel mean itself):
    paper uses 200, the shipped synthetic presets 64;
 3. the centre ``image_size`` crop (the paper: 170, or 178 for multires).
 
-That is exactly view 0 of `keras_sportsnet.data.transforms.EvaluationViews`
+That is exactly view 0 of `keras_sportsnet.transforms.EvaluationViews`
 and the ``training=False`` result of ``PaperAugmentation``. The preprocessor is
 deterministic: training augmentation (random crops and flips) belongs to the
 data pipeline, whose random choices are keyed by (seed, pass, step).
@@ -26,16 +26,18 @@ evaluation code through ``get_config()``: the clip geometry the sampler needs
 (``num_frames``, ``frame_stride``), ``clips_per_video`` (20), ``views`` (4
 crops/flips per clip) and ``aggregation`` (``"mean_probability"``).
 
-The three ops below are small keras.ops functions (any backend, static or
-dynamic frame sizes); they are the functional form of
-``CenterCropResize``/``RandomClipCrop(training=False)``.
+The ops are those of `keras_sportsnet.transforms.functional` (any backend,
+static or dynamic frame sizes): the one implementation the augmentation
+layers and the data pipelines use too.
 """
-
-import math
 
 import keras
 from keras import ops
 
+from keras_sportsnet.transforms import functional
+from keras_sportsnet.transforms.functional import PAPER_RESIZE
+from keras_sportsnet.transforms.functional import centre_crop
+from keras_sportsnet.transforms.functional import default_resize_to
 from keras_sportsnet.utils.checks import check_choice
 from keras_sportsnet.utils.checks import check_int
 from keras_sportsnet.utils.checks import check_positive_int
@@ -47,96 +49,13 @@ __all__ = [
     "PAPER_RESIZE",
     "VideoPreprocessor",
     "centre_crop",
-    "centre_square",
     "default_resize_to",
-    "resize_frames",
 ]
 
-PAPER_RESIZE = 200
-"""The paper resizes the centre region of every frame to 200 x 200 before cropping 170 (Sec. 4.1)."""
-PAPER_CROP = 170
 AGGREGATIONS = ("mean_probability",)
 """How clip/view predictions become one video prediction: the mean of the probabilities (the paper)."""
 MAX_VIEWS = 4
 """`EvaluationViews` has four views: centre, centre flipped, top-left, bottom-right."""
-
-
-def default_resize_to(image_size):
-    """The paper's ``resize_to`` for a crop: 200, or the crop scaled by 200 / 170 when it is larger.
-
-    Example:
-    >>> default_resize_to((170, 170)), default_resize_to((256, 256))
-    (200, 302)
-    """
-    largest = max(check_size("image_size", image_size))
-    return PAPER_RESIZE if largest <= PAPER_RESIZE else math.ceil(largest * PAPER_RESIZE / PAPER_CROP)
-
-
-def _minimum(a, b):
-    if isinstance(a, int) and isinstance(b, int):
-        return min(a, b)
-    return ops.minimum(a, b)
-
-
-def centre_square(clips):
-    """The centre square of every frame of ``(B, T, H, W, C)`` clips (side = the shorter side).
-
-    Example:
-    ```python
-    centre_square(np.zeros((1, 4, 240, 320, 3))).shape      # (1, 4, 240, 240, 3)
-    ```
-    """
-    height, width = _spatial_shape(clips)
-    side = _minimum(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    return clips[:, :, top : top + side, left : left + side, :]
-
-
-def centre_crop(clips, size):
-    """The centre ``size`` crop of every frame of ``(B, T, H, W, C)`` clips (no resizing).
-
-    Args:
-        clips: a tensor or array of rank 5 whose frames are at least ``size``.
-        size: int or ``(height, width)``.
-
-    Example:
-    ```python
-    centre_crop(np.zeros((1, 4, 64, 64, 3)), 56).shape       # (1, 4, 56, 56, 3)
-    ```
-    """
-    crop_height, crop_width = check_size("size", size)
-    height, width = _spatial_shape(clips)
-    top, left = (height - crop_height) // 2, (width - crop_width) // 2
-    return clips[:, :, top : top + crop_height, left : left + crop_width, :]
-
-
-def resize_frames(clips, size):
-    """Every frame of ``(B, T, H, W, C)`` clips resized to ``size`` (bilinear, no antialiasing), float32.
-
-    Example:
-    ```python
-    resize_frames(np.zeros((1, 4, 240, 240, 3)), 200).shape   # (1, 4, 200, 200, 3)
-    ```
-    """
-    size = check_size("size", size)
-    clips = ops.cast(clips, "float32")
-    height, width = _spatial_shape(clips)
-    if isinstance(height, int) and isinstance(width, int) and (height, width) == size:
-        return clips
-    shape = ops.shape(clips)
-    frames, channels = shape[1], shape[4]
-    images = ops.reshape(clips, (-1, height, width, channels))
-    images = ops.image.resize(images, size, interpolation="bilinear", antialias=False, data_format="channels_last")
-    return ops.reshape(images, (-1, frames, size[0], size[1], channels))
-
-
-def _spatial_shape(clips):
-    """``(height, width)`` as Python ints where static, else scalar tensors."""
-    static = tuple(clips.shape)
-    if static[2] is not None and static[3] is not None:
-        return int(static[2]), int(static[3])
-    dynamic = ops.shape(clips)
-    return dynamic[2], dynamic[3]
 
 
 @keras.saving.register_keras_serializable(package="keras_sportsnet")
@@ -268,11 +187,10 @@ class VideoPreprocessor(keras.layers.Layer):
                 "VideoPreprocessor expects clips (batch, frames, height, width, channels) or one clip "
                 f"(frames, height, width, channels). Received: clips.shape={tuple(clips.shape)}"
             )
-        height, width = _spatial_shape(clips)
-        if isinstance(height, int) and isinstance(width, int) and min(height, width) < 1:
+        height, width = tuple(clips.shape)[2:4]
+        if height is not None and width is not None and min(height, width) < 1:
             raise ValueError(f"Clips have empty frames. Received: clips.shape={tuple(clips.shape)}")
-        x = ops.cast(clips, "float32")
-        x = resize_frames(centre_square(x), self.resize_size)
+        x = functional.centre_crop_resize(clips, self.resize_size, dtype="float32")
         x = centre_crop(x, self.image_size)
         x = ops.cast(x, self.compute_dtype)
         return ops.squeeze(x, 0) if unbatched else x

@@ -19,9 +19,12 @@ functional `keras.Model` subclasses). It gives them:
   against the model (``x.check_model(model)``, which raises before any work
   when the class count or clip geometry differ), and converted: ``fit`` reads
   the endless ``x.as_tf_dataset(start_step=initial_epoch * len(x))`` with
-  ``steps_per_epoch=len(x)`` (epoch e is pass e); validation likewise, with
-  ``validation_steps=len(validation_data)`` (validation at epoch e is pass e);
-  ``evaluate``/``predict`` read ``x.one_pass(0)``.
+  ``steps_per_epoch=len(x)`` (epoch e is pass e); validation is scored by
+  ``validation_data.validation_callback()`` (validation at epoch e is
+  ``one_pass(e)``, also after a resume); ``evaluate``/``predict`` read
+  ``x.one_pass(0)``. A decode failure that stopped the data
+  (``on_error="raise"``) ends the call and is raised as its `VideoError`
+  (``check_failures``).
 """
 
 import inspect
@@ -155,6 +158,8 @@ class VideoTask:
         arguments = _bind(_FIT, self, args, kwargs)
         x, validation = arguments.get("x"), arguments.get("validation_data")
         initial_epoch = arguments.get("initial_epoch") or 0
+        datasets = [d for d in (x, validation) if is_video_dataset(d)]
+        callbacks = list(arguments.get("callbacks") or [])
         if is_video_dataset(x):
             if arguments.get("y") is not None:
                 raise ValueError("`y` must be None when `x` is a VideoDataset (it holds the labels).")
@@ -165,12 +170,25 @@ class VideoTask:
             arguments.setdefault("shuffle", False)  # the dataset's own order: a function of (seed, pass, step)
         if is_video_dataset(validation):
             _checked(validation, self, "validation_data")
-            if arguments.get("validation_steps") is None:
-                arguments["validation_steps"] = _steps(validation)
-            arguments["validation_data"] = validation.as_tf_dataset(
-                start_step=initial_epoch * arguments["validation_steps"]
-            )
-        return super().fit(**arguments)
+            scorer = getattr(validation, "validation_callback", None)
+            if scorer is not None:
+                # Keras restarts validation iterators every epoch: the callback scores one_pass(epoch) itself,
+                # first, so epoch e scores pass e (also after a resume) and later callbacks read its val_* logs.
+                callbacks.insert(0, scorer(steps=arguments.get("validation_steps")))
+                arguments["validation_data"] = arguments["validation_steps"] = None
+            else:
+                if arguments.get("validation_steps") is None:
+                    arguments["validation_steps"] = _steps(validation)
+                arguments["validation_data"] = validation.as_tf_dataset(
+                    start_step=initial_epoch * arguments["validation_steps"])
+        callbacks += [d.callback() for d in datasets if hasattr(d, "callback")]  # ends the run on a stopping failure
+        if datasets:
+            arguments["callbacks"] = callbacks
+        history = super().fit(**arguments)
+        for dataset in datasets:
+            if hasattr(dataset, "check_failures"):
+                dataset.check_failures()  # raises the VideoError that stopped the run (on_error="raise")
+        return history
 
     def evaluate(self, *args, **kwargs):
         arguments = _bind(_EVALUATE, self, args, kwargs)
@@ -179,6 +197,7 @@ class VideoTask:
             if arguments.get("y") is not None:
                 raise ValueError("`y` must be None when `x` is a VideoDataset (it holds the labels).")
             arguments["x"] = _checked(x, self, "x").one_pass(0)
+            return self._with_failure_checks(x, super().evaluate, arguments)
         return super().evaluate(**arguments)
 
     def predict(self, *args, **kwargs):
@@ -186,4 +205,15 @@ class VideoTask:
         x = arguments.get("x")
         if is_video_dataset(x):
             arguments["x"] = _checked(x, self, "x").one_pass(0)
+            return self._with_failure_checks(x, super().predict, arguments)
         return super().predict(**arguments)
+
+    @staticmethod
+    def _with_failure_checks(dataset, run, arguments):
+        """``run(**arguments)`` stopped by the dataset's failure callback; then its failures are checked."""
+        if hasattr(dataset, "callback"):
+            arguments["callbacks"] = list(arguments.get("callbacks") or []) + [dataset.callback()]
+        results = run(**arguments)
+        if hasattr(dataset, "check_failures"):
+            dataset.check_failures()
+        return results

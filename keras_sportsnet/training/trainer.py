@@ -523,6 +523,8 @@ def _train(*, model, train_data, validation_data, run_dir, epochs, steps_per_epo
         collective_saves=distribution is not None and distribution.engine == "multi_worker_mirrored",
     )
     chain = [guard]
+    # A VideoDataset whose decode failure stopped it (on_error="raise") ends fit; check_failures raises it below.
+    chain += [data.callback() for data in (train_data, validation_data) if hasattr(data, "callback")]
     if validation_data is not None:
         chain.append(_Validation(validation_data, steps=validation_steps, guard=guard))
     chain += [plateau, checkpoint]
@@ -543,6 +545,9 @@ def _train(*, model, train_data, validation_data, run_dir, epochs, steps_per_epo
             verbose=verbose,
             shuffle=False,  # the data's order is the dataset's own (seeded), never Keras'
         )
+    for data in (train_data, validation_data):
+        if hasattr(data, "check_failures"):
+            data.check_failures()  # the VideoError that stopped the run (on_error="raise"); skipped videos counted
     if distribution is not None:
         distribution.barrier("keras_sportsnet.train.end")  # the chief's last files exist before anyone returns
     completed = len(checkpoint.history)
@@ -670,8 +675,6 @@ def _training_batches(train_data, *, start_step, resumed):
     """The endless batches ``fit`` reads, from global step ``start_step``."""
     if hasattr(train_data, "as_tf_dataset"):  # a VideoDataset: batch n is a function of (seed, n)
         return train_data.as_tf_dataset(start_step=start_step)
-    if hasattr(train_data, "stream"):  # keras_sportsnet datasets made before VideoDataset (tf.data + `stream`)
-        return train_data.stream(start_step=start_step)
     if resumed:
         warnings.warn(
             "`train_data` is not a keras_sportsnet dataset: the resumed run restarts its own data order, "

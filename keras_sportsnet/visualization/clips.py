@@ -11,8 +11,8 @@ def take_clips(data, count):
 
     Args:
         data: an array ``(N, T, H, W, C)`` (or one clip ``(T, H, W, C)``), or
-            a `tf.data.Dataset` (a keras_sportsnet dataset) of
-            ``(clips, labels)`` batches or ``clips`` alone.
+            a `keras_sportsnet.data.VideoDataset` (its pass 0), or a
+            `tf.data.Dataset` of ``(clips, labels)`` batches or ``clips`` alone.
         count: int >= 1.
 
     Returns:
@@ -25,6 +25,8 @@ def take_clips(data, count):
     ```
     """
     count = check_positive_int("max_clips", count)
+    if hasattr(data, "one_pass"):  # a keras_sportsnet VideoDataset: the clips of its first pass
+        data = data.one_pass(0)
     if hasattr(data, "take") and hasattr(data, "element_spec"):
         clips, labels = [], []
         for element in data.as_numpy_iterator():

@@ -21,11 +21,11 @@ from conftest import TINY_SIZE
 from conftest import TINY_SPEC
 
 import keras_sportsnet as ksn
-from keras_sportsnet.data.transforms import CenterCropResize
-from keras_sportsnet.data.transforms import EvaluationViews
-from keras_sportsnet.data.transforms import PaperAugmentation
-from keras_sportsnet.data.transforms import RandomClipCrop
-from keras_sportsnet.data.transforms import RandomClipFlip
+from keras_sportsnet.transforms import CenterCropResize
+from keras_sportsnet.transforms import EvaluationViews
+from keras_sportsnet.transforms import PaperAugmentation
+from keras_sportsnet.transforms import RandomClipCrop
+from keras_sportsnet.transforms import RandomClipFlip
 from keras_sportsnet.utils.imports import MissingDependencyError
 from keras_sportsnet.utils.imports import require_tensorflow
 from keras_sportsnet.utils.imports import tensorflow_available
@@ -49,7 +49,7 @@ def test_models_on_another_backend_load_neither_tensorflow_nor_visualization():
     # `import keras_sportsnet` no matplotlib of its own (Keras imports it when it is installed).
     script = (
         "import sys, numpy as np, keras, keras_sportsnet as ksn\n"
-        "from keras_sportsnet.data.transforms import PaperAugmentation\n"
+        "from keras_sportsnet.transforms import PaperAugmentation\n"
         f"m = ksn.SlowFusion(spec={TINY_SPEC!r}, input_shape=(10, {TINY_SIZE}, {TINY_SIZE}, 3), classes=3)\n"
         f"clips = np.zeros((1, 10, {TINY_SIZE + 8}, {TINY_SIZE + 8}, 3), 'uint8')\n"
         f"m(PaperAugmentation(crop_size={TINY_SIZE}, resize_to={TINY_SIZE + 4}, seed=0)(clips))\n"

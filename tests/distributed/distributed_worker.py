@@ -61,10 +61,7 @@ if args.devices > 1:
     distributed.simulate_cpu_devices(args.devices)
 
 SPEC = "C(4,5,2)-N-P-FC(8)"
-# No gradient clipping: these cases check that every engine takes the same steps as one device, and under
-# tf.distribute Keras clips each replica's share of the gradient before summing (the trainer warns about it).
-RECIPE = dataclasses.replace(ksn.training.PAPER_RECIPE, learning_rate=args.learning_rate, batch_size=args.global_batch,
-                             clip_norm=None)
+RECIPE = dataclasses.replace(ksn.training.PAPER_RECIPE, learning_rate=args.learning_rate, batch_size=args.global_batch)
 
 
 class Die(keras.callbacks.Callback):
@@ -111,7 +108,7 @@ def run(context, tag, run_dir):
     data = ksn.data.shard_dataset(args.shards, batch_size=context.input_batch_size(args.global_batch), seed=0,
                                   shard=context.shard if sharded else None)
     # The clips this process feeds at step 0 (after Keras' own per-process split in "global" mode).
-    first = data.as_tf_dataset() if hasattr(data, "as_tf_dataset") else data.stream()
+    first = data.as_tf_dataset()
     if context.distribution is not None and context.process_count > 1 and not sharded:
         first = context.distribution.distribute_dataset(first)
     first_clips = next(iter(first))[0].numpy()

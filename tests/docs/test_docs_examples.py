@@ -27,11 +27,6 @@ SLOW = "<!-- docs-test: slow -->"
 # They must fail until the API lands (strict xfail: a block that starts passing fails the test, so the entry is
 # removed then). The lead empties this list when the parts are merged.
 PENDING = {
-    ("README.md", 'train, val = ksn.data.video_dataset_from_directory('): "VideoDataset.num_classes",
-    ("docs/data.md", "inputs = keras.Input("): "keras_sportsnet.transforms",
-    ("docs/data.md", "ds = ksn.data.video_dataset_from_directory(\"my_videos/\", model=model, batch_size=4, seed=0)\n"
-                     "ds.num_classes"): "VideoDataset",
-    ("docs/transfer.md", "sports = ksn.from_preset("): "VideoDataset.num_classes",
 }
 
 

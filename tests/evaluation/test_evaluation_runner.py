@@ -26,7 +26,7 @@ from keras_sportsnet.data import sampling
 from keras_sportsnet.data.decoding import read_clips
 from keras_sportsnet.testing.videos import index_frames
 from keras_sportsnet.data.encoding import write_video
-from keras_sportsnet.data.transforms import EvaluationViews
+from keras_sportsnet.transforms import EvaluationViews
 from keras_sportsnet.evaluation import EvaluationProtocol
 from keras_sportsnet.evaluation import VideoScores
 from keras_sportsnet.evaluation import runner
@@ -147,9 +147,10 @@ def test_fewer_views_are_the_first_views_and_the_seed_fixes_the_clips(folder, mo
 def test_every_form_of_videos_gives_the_same_scores(folder, model, tmp_path):
     videos = ksn.data.read_video_folder(str(folder))
     reference = evaluate_videos(model, videos, clips_per_video=2, views=1, verbose=False)
-    dataset_like = type("Dataset", (), {"videos": videos, "as_tf_dataset": lambda self: None})()
-    from_dataset = evaluate_videos(model, dataset_like, clips_per_video=2, views=1, verbose=False)
+    dataset = ksn.data.video_dataset_from_directory(str(folder), model=model, batch_size=2, verbose=False)
+    from_dataset = evaluate_videos(model, dataset, clips_per_video=2, views=1, verbose=False)
     np.testing.assert_array_equal(from_dataset.logits, reference.logits)
+    assert list(from_dataset.class_names) == dataset.class_names
     # A list of paths and a flat folder are unlabelled; the same clips (same positions in the list).
     from_list = evaluate_videos(model, list(videos.paths), clips_per_video=2, views=1, verbose=False)
     np.testing.assert_array_equal(from_list.logits, reference.logits)

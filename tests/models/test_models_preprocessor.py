@@ -33,7 +33,7 @@ def tiny(**kwargs):
 # ------------------------------------------------------------- the layer
 @pytest.mark.parametrize("size", [(240, 320), (64, 64), (100, 60), (32, 32)])
 def test_preprocessor_is_view_0_of_the_evaluation_views(size):
-    from keras_sportsnet.data.transforms import EvaluationViews
+    from keras_sportsnet.transforms import EvaluationViews
 
     clips = raw_clips((2, 3, *size, 3))
     preprocessor = ksn.VideoPreprocessor(num_frames=3, image_size=28, resize_to=40)

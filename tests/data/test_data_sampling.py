@@ -7,7 +7,6 @@ from keras_sportsnet.data.sampling import SHORT_VIDEO_POLICIES
 from keras_sportsnet.data.sampling import ClipGeometry
 from keras_sportsnet.data.sampling import SampledClip
 from keras_sportsnet.data.sampling import clip_at
-from keras_sportsnet.data.sampling import clip_seed
 from keras_sportsnet.data.sampling import random_clip
 from keras_sportsnet.data.sampling import random_clips
 from keras_sportsnet.data.sampling import uniform_clips
@@ -170,8 +169,6 @@ def test_validation_errors_name_argument_allowed_and_received():
         random_clips(100, SLOW, 20, np.random.default_rng(0))
     with pytest.raises(ValueError, match="rng_or_seed=-3"):
         random_clip(100, SLOW, -3)
-    with pytest.raises(ValueError, match="`epoch` must be an int >= 0. Received: epoch=-1"):
-        clip_seed(0, -1, 0, 0)
 
 
 # === Samplers ===
@@ -214,29 +211,3 @@ def test_random_clips_twenty_per_video_sorted_seeded_distinct():
     # Fewer valid starts than clips: drawn with replacement.
     few = [c.start for c in random_clips(12, SLOW, 20, seed=0)]
     assert len(few) == 20 and set(few) <= {0, 1, 2} and few == sorted(few)
-
-
-# === Seeds ===
-
-
-def _epoch_clips(seed, epoch, order):
-    """One random clip per video, sampled in `order` (as a worker would)."""
-    return {v: random_clip(300, SLOW, clip_seed(seed, epoch, v, 0)).start for v in order}
-
-
-def test_clip_seed_is_deterministic_order_free_and_varies_per_epoch():
-    videos = list(range(40))
-    reference = _epoch_clips(0, 0, videos)
-    assert _epoch_clips(0, 0, videos) == reference
-    # Any sharding or worker count gives the same clips.
-    for num_shards in (2, 3, 7):
-        sharded = {}
-        for shard in range(num_shards):
-            sharded.update(_epoch_clips(0, 0, videos[shard::num_shards][::-1]))
-        assert sharded == reference
-    assert _epoch_clips(0, 1, videos) != reference
-    assert _epoch_clips(1, 0, videos) != reference
-    seeds = {clip_seed(0, e, v, c) for e in range(3) for v in range(30) for c in range(3)}
-    assert len(seeds) == 270
-    assert all(isinstance(s, int) and 0 <= s < 2**63 for s in seeds)
-    assert clip_seed(0, 0, 1, 2) != clip_seed(0, 0, 2, 1)

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_sportsnet.data.transforms import EVALUATION_VIEWS
-from keras_sportsnet.data.transforms import CenterCropResize
-from keras_sportsnet.data.transforms import EvaluationViews
-from keras_sportsnet.data.transforms import PaperAugmentation
-from keras_sportsnet.data.transforms import RandomClipCrop
-from keras_sportsnet.data.transforms import RandomClipFlip
-from keras_sportsnet.data.transforms import average_views
-from keras_sportsnet.data.transforms import centre_square_resize
+from keras_sportsnet.transforms import EVALUATION_VIEWS
+from keras_sportsnet.transforms import CenterCropResize
+from keras_sportsnet.transforms import EvaluationViews
+from keras_sportsnet.transforms import PaperAugmentation
+from keras_sportsnet.transforms import RandomClipCrop
+from keras_sportsnet.transforms import RandomClipFlip
+from keras_sportsnet.transforms import average_views
+from keras_sportsnet.transforms import centre_square_resize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -185,7 +185,7 @@ def test_paper_augmentation_for_model_and_inference_is_centre_crop():
     assert PaperAugmentation.for_model(full).crop_size == (170, 170)
     augment = PaperAugmentation.for_model(multires, seed=4)
     assert (augment.crop_size, augment.resize_to, augment.seed) == ((178, 178), (200, 200), 4)
-    assert augment.crop.seed == 4 and augment.flip.seed == 5
+    assert augment.generator is not None and not hasattr(augment, "flip")  # one seed generator, no derived seeds
     big = ksn.SportsNetBackbone(spec=spec, fusion="single_frame", image_size=220)
     assert PaperAugmentation.for_model(big).resize_to == (259, 259)
     with pytest.raises(TypeError, match="`model` must have a `clip_geometry`"):
@@ -236,7 +236,7 @@ def test_average_views_inverts_the_flattening():
 
 
 def test_errors_name_argument_allowed_values_and_received():
-    with pytest.raises(ValueError, match=r"`size` must be a positive int or a \(height, width\).*size=0"):
+    with pytest.raises(ValueError, match=r"`size` must be an int >= 1 or a pair \(height, width\).*size=0"):
         CenterCropResize(0)
     with pytest.raises(ValueError, match=r"`output_dtype` must be one of \[None, 'uint8'\]. Received: output_dtype='int8'"):
         CenterCropResize(200, output_dtype="int8")
@@ -322,7 +322,7 @@ def test_as_model_layers_train_predict_and_save_load(tmp_path):
 
 JAX_SCRIPT = """
 import numpy as np, keras, tensorflow as tf
-from keras_sportsnet.data.transforms import (
+from keras_sportsnet.transforms import (
     CenterCropResize, EvaluationViews, PaperAugmentation, RandomClipFlip, average_views,
     centre_square_resize)
 assert keras.backend.backend() == "jax", keras.backend.backend()

@@ -1,4 +1,4 @@
-"""Datasets from folders, lists and prepared shards, on videos the tests write."""
+"""VideoDataset from folders, lists and prepared shards, on videos the tests write."""
 
 import gzip
 import json
@@ -35,7 +35,8 @@ def test_directory_dataset_labels_geometry_and_exact_frames(video_folder):
         image_size=SIZE, resize_to=SIZE, augmentation="deferred", sampling_mode="uniform", verbose=False,
     )
     assert ds.class_names == ["archery", "bowling", "curling"]
-    assert len(ds.file_paths) == 9 and ds.cardinality().numpy() == 9
+    assert len(ds.file_paths) == 9 and len(ds) == ds.steps_per_pass == ds.num_clips == 9
+    assert ds.one_pass(0).cardinality().numpy() == 9
     labels = []
     for clip, label in ds:
         assert clip.shape == (2, SIZE, SIZE, 3) and clip.dtype == tf.uint8
@@ -55,52 +56,68 @@ def test_fit_on_a_folder_with_model_geometry_and_validation_split(video_folder):
     assert not set(train.file_paths) & set(val.file_paths)
     x, y = next(iter(train))
     assert x.shape == (4, 10, 32, 32, 3) and x.dtype == tf.uint8
+    assert (train.config.augmentation, train.config.sampling_mode, train.config.shuffle) == ("paper", "random", True)
+    assert (val.config.augmentation, val.config.sampling_mode, val.config.shuffle) == ("centre", "uniform", False)
+    train.check_model(model)
     model.compile("sgd", "sparse_categorical_crossentropy")
-    history = model.fit(train, validation_data=val, epochs=1, verbose=0)
+    history = model.fit(train.as_tf_dataset(), steps_per_epoch=len(train), validation_data=val.one_pass(0),
+                        epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
 
 
-def test_seeded_epochs_are_reproducible_and_differ(video_folder):
-    def epochs(seed):
+def test_seeded_passes_are_reproducible_and_differ(video_folder):
+    def passes(seed):
         ds = data.video_dataset_from_directory(
             str(video_folder), batch_size=None, num_frames=3, image_size=48, resize_to=SIZE,
             seed=seed, clips_per_video=2, verbose=False,
         )
-        return [[(hash(c.numpy().tobytes()), int(l)) for c, l in ds] for _ in range(2)]
+        return [[(hash(c.numpy().tobytes()), int(l)) for c, l in ds.one_pass(p)] for p in range(2)]
 
-    first, again = epochs(5), epochs(5)
+    first, again = passes(5), passes(5)
     assert first == again
     assert first[0] != first[1]
     assert len(first[0]) == 18
+    assert passes(6) != first
 
 
 def _batches(dataset, count):
     return [tuple(np.asarray(part).tobytes() for part in batch) for batch in dataset.take(count)]
 
 
-def test_stream_resumes_at_any_step_with_the_same_batches(video_folder):
+def test_as_tf_dataset_resumes_at_any_step_with_the_same_batches(video_folder):
     def build():
         return data.video_dataset_from_directory(
             str(video_folder), batch_size=4, num_frames=3, image_size=48, resize_to=SIZE,
             seed=11, clips_per_video=2, verbose=False,
         )
 
-    # 18 clips per pass, batches of 4: batch 4 straddles passes 0 and 1.
-    full = _batches(build().stream(), 10)
-    assert _batches(build().stream(start_step=3), 7) == full[3:]  # a fresh process resuming at step 3
-    assert _batches(build().stream(start_step=7), 3) == full[7:]
-    assert len(set(full)) == 10  # passes differ
-    first_pass = sorted(c for b in full[:4] for c in [b[1]])  # labels of the first 16 clips
-    assert first_pass and build().pass_length == 18
+    # 18 clips per pass, batches of 4: one_pass has 5 batches (the last of 2 clips); the stream's are all full.
+    ds = build()
+    assert (ds.num_clips, len(ds)) == (18, 5)
+    full = _batches(ds.as_tf_dataset(), 12)
+    assert _batches(build().as_tf_dataset(start_step=3), 9) == full[3:]  # a fresh process resuming at step 3
+    assert _batches(build().as_tf_dataset(start_step=7), 5) == full[7:]  # ... inside pass 1
+    assert len(set(full)) == 12  # passes differ
+    assert all(len(np.frombuffer(labels, np.int32)) == 4 for _, labels in full)
+
+    def clips(batches):
+        return np.concatenate([np.asarray(c) for c, _ in batches])
+
+    stream = clips(build().as_tf_dataset().take(9))
+    passes = np.concatenate([clips(build().one_pass(p)) for p in (0, 1)])
+    np.testing.assert_array_equal(stream, passes)  # the stream is pass 0 then pass 1, clip for clip
+    assert [len(l) for _, l in build().one_pass(0)] == [4, 4, 4, 4, 2]
+    assert [len(l) for _, l in build().replace(drop_remainder=True).one_pass(0)] == [4, 4, 4, 4]
 
 
 def test_shard_stream_resumes_at_any_step(tmp_path, video_folder):
     out = str(tmp_path / "shards")
     data.prepare_shards(data.read_video_folder(str(video_folder)), out, num_frames=2, image_size=48,
                         resize_to=SIZE, clips_per_video=2, num_files=3, seed=0, num_workers=1, verbose=False)
-    full = _batches(data.shard_dataset(out, batch_size=4, seed=3).stream(), 8)
-    assert _batches(data.shard_dataset(out, batch_size=4, seed=3).stream(start_step=5), 3) == full[5:]
-    assert _batches(data.shard_dataset(out, batch_size=4, seed=4).stream(), 8) != full
+    full = _batches(data.shard_dataset(out, batch_size=4, seed=3).as_tf_dataset(), 8)
+    assert _batches(data.shard_dataset(out, batch_size=4, seed=3).as_tf_dataset(start_step=5), 3) == full[5:]
+    assert _batches(data.shard_dataset(out, batch_size=4, seed=4).as_tf_dataset(), 8) != full
+    assert _batches(data.shard_dataset(out, batch_size=4, seed=3).one_pass(0), 4) == full[:4]  # 18 clips: 4 full batches
 
 
 def test_bad_and_short_videos_are_reported_then_skipped_or_raised(tmp_path):
@@ -115,7 +132,8 @@ def test_bad_and_short_videos_are_reported_then_skipped_or_raised(tmp_path):
             str(root), num_frames=10, image_size=SIZE, resize_to=SIZE, short_video_policy="skip",
             batch_size=None, verbose=False,
         )
-    message = str(caught[0].message)
+    message = next(str(w.message) for w in caught if "Skipping" in str(w.message))
+    assert any("one class sub-folder ('a')" in str(w.message) for w in caught)
     for name in ("empty.mp4", "text.avi", "short.mp4: too short: 4 frames"):
         assert name in message
     assert [os.path.basename(p) for p in ds.file_paths] == ["good.mp4"]
@@ -142,7 +160,7 @@ def test_workers_get_disjoint_shards_of_the_videos(video_folder):
     "kwargs, message",
     [
         ({"validation_split": 0.2, "subset": "training", "shuffle": True}, "`seed` is required"),
-        ({"validation_split": 1.5, "subset": "training", "seed": 1}, "`validation_split` must be between 0 and 1"),
+        ({"validation_split": 1.5, "subset": "training", "seed": 1}, r"`validation_split` must be a finite number in \(0, 1\)"),
         ({"subset": "training"}, "`validation_split` must be set"),
         ({"label_mode": "sparse"}, r"`label_mode` must be one of \['int', 'categorical', 'multi_hot', None\]"),
         ({"augmentation": "heavy"}, r"`augmentation` must be one of"),
@@ -217,7 +235,7 @@ def test_prepared_shards_round_trip_resume_and_fit(tmp_path, video_folder):
         [f"clips-0000{i}-of-00003.{ext}" for i in range(3) for ext in ("json", "tfrecord")] + ["shards.json"]
     )
     ds = data.shard_dataset(out, batch_size=None, augmentation="deferred", shuffle=False)
-    assert ds.cardinality().numpy() == 18 and ds.class_names == list(videos.class_names)
+    assert len(ds) == 18 and ds.class_names == list(videos.class_names) and ds.videos is None
     for clip, label in ds:
         assert clip.shape == (4, SIZE, SIZE, 3)
         first = codes(clip)
@@ -232,7 +250,8 @@ def test_prepared_shards_round_trip_resume_and_fit(tmp_path, video_folder):
     batched = data.shard_dataset(out, batch_size=4, seed=1)
     model = ksn.EarlyFusion(spec="C(4,5,2)-N-P-FC(8)", input_shape=(4, SIZE, SIZE, 3), classes=3)
     model.compile("sgd", "sparse_categorical_crossentropy")
-    assert np.isfinite(model.fit(batched, epochs=1, verbose=0).history["loss"][0])
+    assert np.isfinite(model.fit(batched.as_tf_dataset(), steps_per_epoch=len(batched), epochs=1,
+                                 verbose=0).history["loss"][0])
     assert json.load(open(os.path.join(out, "shards.json")))["settings"]["num_frames"] == 4
 
 
@@ -285,7 +304,7 @@ def test_prepare_redoes_shards_when_the_video_list_changes(tmp_path, video_folde
     fewer = data.VideoList(videos.paths[:-1], videos.labels[:-1], videos.class_names)
     index = data.prepare_shards(fewer, out, **kwargs)
     assert index["clips"] == len(videos) - 1
-    assert data.shard_dataset(out, batch_size=None).cardinality().numpy() == len(videos) - 1
+    assert len(data.shard_dataset(out, batch_size=None)) == len(videos) - 1
 
 
 def test_independent_jobs_write_disjoint_shards_and_the_last_writes_the_index(tmp_path, video_folder):
@@ -314,5 +333,8 @@ def test_read_video_folder_labels_like_keras(tmp_path, video_folder):
     assert len(unlabelled) == 9 and set(unlabelled.labels) == {()}
     with pytest.raises(ValueError, match="not sub-folders"):
         data.read_video_folder(str(video_folder), class_names=["rowing"])
-    with pytest.raises(ValueError, match="not a folder"):
+    with pytest.raises(ValueError, match="nowhere' does not exist"):
         data.read_video_folder(str(tmp_path / "nowhere"))
+    (tmp_path / "a_file.txt").write_text("x")
+    with pytest.raises(ValueError, match="is not a folder"):
+        data.read_video_folder(str(tmp_path / "a_file.txt"))

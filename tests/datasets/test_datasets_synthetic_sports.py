@@ -312,3 +312,17 @@ def test_rewriting_a_smaller_dataset_leaves_no_stale_class_folder(tmp_path):
     assert list(read_video_folder(folder).class_names) == ["soccer", "tennis"]
     synthetic_sports(1, classes=["soccer"], num_frames=4, size=16).write(folder)
     assert list(read_video_folder(folder).class_names) == ["soccer"]
+
+
+def test_load_data_splits_every_class_by_video_index_like_keras_datasets():
+    from keras_sportsnet.datasets.synthetic_sports import load_data
+    from keras_sportsnet.datasets.synthetic_sports import synthetic_sports as render
+
+    (x_train, y_train), (x_test, y_test) = load_data(2, 1, class_set="transfer", num_frames=4, size=16, seed=3)
+    assert x_train.shape == (12, 4, 16, 16, 3) and x_test.shape == (6, 4, 16, 16, 3) and x_train.dtype == np.uint8
+    assert np.bincount(y_train).tolist() == [2] * 6 and np.bincount(y_test).tolist() == [1] * 6
+    full = render(3, class_set="transfer", num_frames=4, size=16, seed=3)
+    np.testing.assert_array_equal(x_test, full.videos[full.indices == 2])  # the third video of every class
+    assert not any((x_test[i] == x_train).all(axis=(1, 2, 3, 4)).any() for i in range(len(x_test)))
+    with pytest.raises(ValueError, match="`test_videos_per_class` must be an int >= 1"):
+        load_data(2, 0)

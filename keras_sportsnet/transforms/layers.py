@@ -25,13 +25,13 @@ over the batch: one gather crops every clip at its own offset, and frames are
 resized as one ``(batch * frames, height, width, channels)`` image batch.
 """
 
-import math
-import numbers
-
 import keras
 
-from keras_sportsnet.data.sampling import ClipGeometry
-from keras_sportsnet.data.sampling import check_size
+from keras_sportsnet.transforms import functional
+from keras_sportsnet.transforms.functional import EVALUATION_VIEWS
+from keras_sportsnet.transforms.functional import PAPER_RESIZE
+from keras_sportsnet.transforms.functional import average_views
+from keras_sportsnet.utils.checks import check_size
 
 try:  # Keras >= 3.11
     from keras.src.layers.preprocessing.data_layer import DataLayer as _DataLayer
@@ -46,48 +46,9 @@ __all__ = [
     "PaperAugmentation",
     "EvaluationViews",
     "EVALUATION_VIEWS",
+    "PAPER_RESIZE",
     "average_views",
 ]
-
-PAPER_RESIZE = 200
-"""The paper resizes the centre region of every frame to 200 x 200."""
-
-EVALUATION_VIEWS = (
-    ("center", False),
-    ("center", True),
-    ("top_left", False),
-    ("bottom_right", False),
-)
-"""`EvaluationViews`' views, in output order: (crop position, flipped)."""
-
-_POSITIONS = ("center", "top_left", "bottom_right")
-
-
-def _minimum(backend, a, b):
-    """min of two sizes, each a Python int or (TF, dynamic) a scalar tensor."""
-    if isinstance(a, int) and isinstance(b, int):
-        return min(a, b)
-    return backend.numpy.minimum(a, b)
-
-
-def _crop_and_resize(crop_size, resize_to):
-    """Checked ``(crop_size, resize_to)`` as ``(height, width)`` pairs, the crop fitting in the resized frame."""
-    crop, resize = check_size("crop_size", crop_size), check_size("resize_to", resize_to)
-    if any(c > r for c, r in zip(crop, resize)):
-        raise ValueError(
-            "`resize_to` must be at least `crop_size` (height, width). Received: "
-            f"crop_size={crop_size!r}, resize_to={resize_to!r}"
-        )
-    return crop, resize
-
-
-def _crop_offsets(position, height, width, crop_height, crop_width):
-    """Top-left corner of the named crop position (ints or dynamic tensors)."""
-    if position == "top_left":
-        return 0, 0
-    if position == "bottom_right":
-        return height - crop_height, width - crop_width
-    return (height - crop_height) // 2, (width - crop_width) // 2
 
 
 class _ClipLayer(_DataLayer):
@@ -143,30 +104,6 @@ class _ClipLayer(_DataLayer):
 
     def _cast_output(self, outputs):
         return self.backend.cast(outputs, self._output_dtype())
-
-    def _gather_clips(self, clips, rows, cols):
-        """Per-clip row/column selection in one gather (crops and flips).
-
-        Args:
-            clips: ``(B, T, H, W, C)``.
-            rows: int32 ``(B, h)``, the input rows of each clip's output rows.
-            cols: int32 ``(B, w)``, the input columns of its output columns.
-
-        Returns:
-            ``(B, T, h, w, C)``: pixel ``(b, t, i, j)`` is input pixel
-            ``(b, t, rows[b, i], cols[b, j])``, gathered as a row of the
-            ``(B * T * H * W, C)`` pixel matrix (faster than a flip + select
-            or a map over the batch). Indices are int32: ``B * T * H * W``
-            must stay below 2**31.
-        """
-        ops = self.backend.numpy
-        batch, frames, height, width, channels = self.backend.core.shape(clips)
-        in_frame = rows[:, :, None] * width + cols[:, None, :]  # (B, h, w)
-        frame = ops.arange(batch, dtype="int32")[:, None] * frames + ops.arange(
-            frames, dtype="int32"
-        )[None, :]  # (B, T)
-        index = frame[:, :, None, None] * (height * width) + in_frame[:, None, :, :]
-        return ops.take(ops.reshape(clips, (-1, channels)), index, axis=0)
 
     def compute_output_shape(self, input_shape):
         self._check_input_shape(input_shape)
@@ -224,29 +161,8 @@ class CenterCropResize(_ClipLayer):
     def _output_dtype(self):
         return self.output_dtype or self.compute_dtype
 
-    def _cast_output(self, outputs):
-        if self.output_dtype == "uint8":
-            outputs = self.backend.numpy.clip(self.backend.numpy.round(outputs), 0, 255)
-        return self.backend.cast(outputs, self._output_dtype())
-
     def _transform(self, clips, training):
-        _, frames, height, width, channels = self.backend.core.shape(clips)
-        target_height, target_width = self.size
-        crop_height = _minimum(self.backend, height, (width * target_height) // target_width)
-        crop_width = _minimum(self.backend, width, (height * target_width) // target_height)
-        top, left = _crop_offsets("center", height, width, crop_height, crop_width)
-        clips = clips[:, :, top : top + crop_height, left : left + crop_width, :]
-        clips = self.backend.cast(clips, self.compute_dtype)
-        if all(isinstance(v, int) for v in (crop_height, crop_width)) and (
-            (crop_height, crop_width) == self.size
-        ):
-            return clips
-        images = self.backend.numpy.reshape(clips, (-1, crop_height, crop_width, channels))
-        images = self.backend.image.resize(
-            images, self.size, interpolation="bilinear", antialias=False,
-            data_format="channels_last",
-        )
-        return self.backend.numpy.reshape(images, (-1, frames, *self.size, channels))
+        return functional.centre_crop_resize(clips, self.size, dtype=self._output_dtype(), backend=self.backend)
 
     def _output_shape(self, input_shape):
         return (*input_shape[:2], *self.size, input_shape[-1])
@@ -276,9 +192,21 @@ def centre_square_resize(clips, size=PAPER_RESIZE):
     dataset = dataset.map(lambda clip, label: (centre_square_resize(clip), label))
     ```
     """
-    dtype = keras.backend.standardize_dtype(clips.dtype)
-    layer = CenterCropResize(size, output_dtype="uint8" if dtype == "uint8" else None)
-    return layer(clips)
+    return functional.centre_crop_resize(clips, size)
+
+
+def _random_offsets(layer, clips, size, seed):
+    """One random top-left corner per clip (uniform over every position inside the frame)."""
+    batch, _, height, width, _ = layer.backend.core.shape(clips)
+    top = layer.backend.random.randint((batch,), 0, height - size[0] + 1, seed=seed)
+    left = layer.backend.random.randint((batch,), 0, width - size[1] + 1, seed=seed)
+    return top, left
+
+
+def _random_flips(layer, clips, seed):
+    """One coin per clip: True (p = 0.5) means mirrored."""
+    batch = layer.backend.core.shape(clips)[0]
+    return layer.backend.random.uniform((batch,), seed=seed) < 0.5
 
 
 @keras.saving.register_keras_serializable(package="keras_sportsnet")
@@ -312,17 +240,10 @@ class RandomClipCrop(_ClipLayer):
 
     def _transform(self, clips, training):
         self._check_crop_fits(tuple(clips.shape), self.size)
-        batch, _, height, width, _ = self.backend.core.shape(clips)
-        crop_height, crop_width = self.size
         if not training:
-            top, left = _crop_offsets("center", height, width, crop_height, crop_width)
-            return clips[:, :, top : top + crop_height, left : left + crop_width, :]
-        seed = self._get_seed_generator(self.backend._backend)
-        top = self.backend.random.randint((batch,), 0, height - crop_height + 1, seed=seed)
-        left = self.backend.random.randint((batch,), 0, width - crop_width + 1, seed=seed)
-        rows = top[:, None] + self.backend.numpy.arange(crop_height, dtype="int32")[None, :]
-        cols = left[:, None] + self.backend.numpy.arange(crop_width, dtype="int32")[None, :]
-        return self._gather_clips(clips, rows, cols)
+            return functional.centre_crop(clips, self.size, backend=self.backend)
+        top, left = _random_offsets(self, clips, self.size, self._get_seed_generator(self.backend._backend))
+        return functional.crop(clips, top, left, self.size, backend=self.backend)
 
     def _output_shape(self, input_shape):
         self._check_crop_fits(input_shape, self.size)
@@ -358,14 +279,8 @@ class RandomClipFlip(_ClipLayer):
     def _transform(self, clips, training):
         if not training:
             return clips
-        ops = self.backend.numpy
-        batch, _, height, width, _ = self.backend.core.shape(clips)
-        seed = self._get_seed_generator(self.backend._backend)
-        flips = self.backend.random.uniform((batch, 1), seed=seed) < 0.5
-        columns = ops.arange(width, dtype="int32")[None, :]
-        cols = ops.where(flips, width - 1 - columns, columns)  # (B, W)
-        rows = ops.broadcast_to(ops.arange(height, dtype="int32")[None, :], (batch, height))
-        return self._gather_clips(clips, rows, cols)
+        flips = _random_flips(self, clips, self._get_seed_generator(self.backend._backend))
+        return functional.flip_left_right(clips, flips, backend=self.backend)
 
     def _output_shape(self, input_shape):
         return input_shape
@@ -387,7 +302,8 @@ class PaperAugmentation(_ClipLayer):
             or 178 for multires/fovea/context models (see `for_model`).
         resize_to: int or ``(height, width)``. Size of the centre region
             before cropping (200 in the paper); at least `crop_size`.
-        seed: int or None. Seeds the crop (`seed`) and the flip (`seed + 1`).
+        seed: int or None. Seed of the layer's one `keras.random.SeedGenerator`: the crop
+            offsets, then the flips, are drawn from it in turn.
         **kwargs: `name`, `dtype` as for `keras.layers.Layer`.
 
     Example:
@@ -401,14 +317,11 @@ class PaperAugmentation(_ClipLayer):
 
     def __init__(self, crop_size=170, resize_to=PAPER_RESIZE, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.crop_size, self.resize_to = _crop_and_resize(crop_size, resize_to)
+        self.crop_size, self.resize_to = functional.check_crop_and_resize(crop_size, resize_to)
         self.seed = seed
         sub = {"dtype": self.dtype_policy}
         self.resize = CenterCropResize(self.resize_to, name="center_crop_resize", **sub)
-        self.crop = RandomClipCrop(self.crop_size, seed=seed, name="random_clip_crop", **sub)
-        self.flip = RandomClipFlip(
-            seed=None if seed is None else seed + 1, name="random_clip_flip", **sub
-        )
+        self.generator = keras.random.SeedGenerator(seed)
 
     @classmethod
     def for_model(cls, model, seed=None, resize_to=None):
@@ -417,27 +330,40 @@ class PaperAugmentation(_ClipLayer):
         Args:
             model: a keras_sportsnet model (anything with a ``clip_geometry``).
             seed: int or None.
-            resize_to: int, ``(height, width)`` or None: 200 (the paper) when
-                the model's frames fit in it, else the frame size scaled by
-                200 / 170 (the paper's ratio).
+            resize_to: int, ``(height, width)`` or None: the model's
+                preprocessor's ``resize_to`` when it has one, else
+                `keras_sportsnet.transforms.functional.default_resize_to`
+                (200, the paper's, when the frames fit in it).
         """
-        image_size = ClipGeometry.from_model(model).image_size
+        geometry = getattr(model, "clip_geometry", None)
+        if geometry is None:
+            raise TypeError(
+                "`model` must have a `clip_geometry` (keras_sportsnet backbones, classifiers and ensembles do). "
+                f"Received: model={type(model).__name__} {getattr(model, 'name', '')!r}"
+            )
+        image_size = geometry.get("image_size")
         if image_size is None:
             raise ValueError(
                 "`model.clip_geometry` must give an `image_size` to pick the crop "
                 f"size. Received: clip_geometry={model.clip_geometry!r}"
             )
         if resize_to is None:
-            largest = max(image_size)
-            resize_to = PAPER_RESIZE if largest <= PAPER_RESIZE else math.ceil(
-                largest * PAPER_RESIZE / 170
-            )
-        return cls(crop_size=image_size, resize_to=resize_to, seed=seed)
+            preprocessor = getattr(model, "preprocessor", None)
+            if preprocessor is not None and hasattr(preprocessor, "get_config"):
+                resize_to = preprocessor.get_config().get("resize_to")
+        if resize_to is None:
+            resize_to = functional.default_resize_to(image_size)
+        return cls(crop_size=check_size("image_size", image_size), resize_to=resize_to, seed=seed)
 
     def _transform(self, clips, training):
         clips = self.resize(clips)
-        clips = self.crop(clips, training=training)
-        return self.flip(clips, training=training)
+        self._check_crop_fits(tuple(clips.shape), self.crop_size)
+        if not training:
+            return functional.centre_crop(clips, self.crop_size, backend=self.backend)
+        seed = self._get_seed_generator(self.backend._backend)  # one generator: the crop, then the flip
+        top, left = _random_offsets(self, clips, self.crop_size, seed)
+        clips = functional.crop(clips, top, left, self.crop_size, backend=self.backend)
+        return functional.flip_left_right(clips, _random_flips(self, clips, seed), backend=self.backend)
 
     def _output_shape(self, input_shape):
         return (*input_shape[:2], *self.crop_size, input_shape[-1])
@@ -485,7 +411,7 @@ class EvaluationViews(_ClipLayer):
 
     def __init__(self, crop_size=170, resize_to=PAPER_RESIZE, **kwargs):
         super().__init__(**kwargs)
-        self.crop_size, self.resize_to = _crop_and_resize(crop_size, resize_to)
+        self.crop_size, self.resize_to = functional.check_crop_and_resize(crop_size, resize_to)
         self.resize = CenterCropResize(
             self.resize_to, name="center_crop_resize", dtype=self.dtype_policy
         )
@@ -496,16 +422,7 @@ class EvaluationViews(_ClipLayer):
         return len(EVALUATION_VIEWS)
 
     def _transform(self, clips, training):
-        clips = self.resize(clips)
-        _, frames, height, width, channels = self.backend.core.shape(clips)
-        crop_height, crop_width = self.crop_size
-        views = []
-        for position, flipped in EVALUATION_VIEWS:
-            top, left = _crop_offsets(position, height, width, crop_height, crop_width)
-            view = clips[:, :, top : top + crop_height, left : left + crop_width, :]
-            views.append(self.backend.numpy.flip(view, axis=3) if flipped else view)
-        views = self.backend.numpy.stack(views, axis=1)
-        return self.backend.numpy.reshape(views, (-1, frames, crop_height, crop_width, channels))
+        return functional.evaluation_views(self.resize(clips), self.crop_size, backend=self.backend)
 
     def _output_shape(self, input_shape):
         batch = None if input_shape[0] is None else input_shape[0] * self.num_views
@@ -513,33 +430,3 @@ class EvaluationViews(_ClipLayer):
 
     def get_config(self):
         return {**super().get_config(), "crop_size": self.crop_size, "resize_to": self.resize_to}
-
-
-def average_views(predictions, num_views=len(EVALUATION_VIEWS)):
-    """Averages per-view predictions back to one per clip (`EvaluationViews`' inverse).
-
-    Args:
-        predictions: array or tensor ``(batch * num_views, ...)``, rows ordered
-            as `EvaluationViews` makes them (the views of a clip adjacent).
-        num_views: int. Views per clip (4).
-
-    Returns:
-        ``(batch, ...)``: the mean over each clip's views (a backend tensor;
-        `keras.ops.convert_to_numpy` for NumPy).
-
-    Example:
-    ```python
-    clip_probabilities = average_views(model.predict(EvaluationViews()(clips)))
-    ```
-    """
-    if isinstance(num_views, bool) or not isinstance(num_views, numbers.Integral) or num_views < 1:
-        raise ValueError(f"`num_views` must be an int >= 1. Received: num_views={num_views!r}")
-    predictions = keras.ops.convert_to_tensor(predictions)
-    rows = predictions.shape[0]
-    if rows is not None and rows % num_views:
-        raise ValueError(
-            f"`predictions` must have a multiple of num_views={num_views} rows. "
-            f"Received: predictions.shape={tuple(predictions.shape)}"
-        )
-    grouped = keras.ops.reshape(predictions, (-1, num_views, *predictions.shape[1:]))
-    return keras.ops.mean(grouped, axis=1)
