@@ -57,7 +57,9 @@ _EXPORTS = {
     "PAPER_SPEC": "keras_sportsnet.spec",
     "format_spec": "keras_sportsnet.spec",
     "parse_spec": "keras_sportsnet.spec",
-    "evaluate_videos": "keras_sportsnet.evaluation.runner",
+    "decode_predictions": "keras_sportsnet.evaluation",
+    "evaluate_videos": "keras_sportsnet.evaluation",
+    "predict_video": "keras_sportsnet.evaluation",
 }
 _SUBPACKAGES = (
     "data", "datasets", "distributed", "evaluation", "training", "transforms", "visualization", "workflows",

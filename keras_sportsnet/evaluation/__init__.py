@@ -1,11 +1,20 @@
-"""Video-level evaluation of Karpathy et al. (CVPR 2014): metrics and saved scores.
+"""Video-level evaluation and prediction of Karpathy et al. (CVPR 2014).
 
-`metrics` holds the NumPy metrics (Hit@k, AP/mAP, class-group mAP, mean
-class accuracy, confusion matrices, the per-class comparison of Table 2) and
-the rules that combine per-view/per-clip outputs; `scores` holds
-`VideoScores`, the per-view outputs of an evaluation saved once and re-scored
-with any number of clips and views, `ensemble` (the paper's CNN Average) and
-`summary_table` (Table 1). Nothing here needs Keras or a model.
+- `runner`: `evaluate_videos`, the paper's protocol (random clips x views,
+  averaged) streamed on decoding threads overlapped with the model, on any
+  Keras backend, without TensorFlow;
+- `predict`: `predict_video` (one call: top-k class names per video) and
+  `decode_predictions` for raw `model.predict` outputs;
+- `protocol`: `EvaluationProtocol`, every choice of the protocol, with its
+  defaults from the model's preprocessor;
+- `metrics`: the NumPy metrics (Hit@k, AP/mAP, class-group mAP, mean class
+  accuracy, confusion matrices, the per-class comparison of Table 2) and the
+  rules that combine per-view/per-clip outputs;
+- `scores`: `VideoScores`, the per-view outputs of an evaluation, re-scored
+  with any number of clips and views without the model;
+- `archive`: their ``.npz`` file format and the ``.npy`` working array of an
+  evaluation with ``scores_path`` (atomic writes, crash leftovers cleaned);
+- `reports`: `ensemble` (the paper's CNN Average) and `summary_table` (Table 1).
 """
 
 from keras_sportsnet.evaluation.metrics import AGGREGATION_RULES
@@ -21,15 +30,24 @@ from keras_sportsnet.evaluation.metrics import mean_average_precision
 from keras_sportsnet.evaluation.metrics import mean_class_accuracy
 from keras_sportsnet.evaluation.metrics import most_confused_pairs
 from keras_sportsnet.evaluation.metrics import softmax
+from keras_sportsnet.evaluation.predict import VideoPrediction
+from keras_sportsnet.evaluation.predict import decode_predictions
+from keras_sportsnet.evaluation.predict import predict_video
+from keras_sportsnet.evaluation.protocol import EvaluationProtocol
+from keras_sportsnet.evaluation.reports import ensemble
+from keras_sportsnet.evaluation.reports import summary_table
+from keras_sportsnet.evaluation.runner import ON_ERROR_POLICIES
+from keras_sportsnet.evaluation.runner import evaluate_videos
 from keras_sportsnet.evaluation.scores import METRICS
 from keras_sportsnet.evaluation.scores import VideoScores
 from keras_sportsnet.evaluation.scores import ViewsTable
-from keras_sportsnet.evaluation.scores import ensemble
-from keras_sportsnet.evaluation.scores import summary_table
 
 __all__ = [
     "AGGREGATION_RULES",
+    "EvaluationProtocol",
     "METRICS",
+    "ON_ERROR_POLICIES",
+    "VideoPrediction",
     "VideoScores",
     "ViewsTable",
     "aggregate",
@@ -37,13 +55,15 @@ __all__ = [
     "average_precision",
     "compare_per_class_ap",
     "confusion_matrix",
+    "decode_predictions",
     "ensemble",
-    "format_markdown_table",
+    "evaluate_videos",
     "group_mean_average_precision",
     "hit_at_k",
     "mean_average_precision",
     "mean_class_accuracy",
     "most_confused_pairs",
+    "predict_video",
     "softmax",
     "summary_table",
 ]

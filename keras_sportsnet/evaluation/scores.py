@@ -7,13 +7,13 @@ clips and views, any aggregation rule and any metric can be computed later,
 and several models ensembled (the paper's "CNN Average").
 
 Files are ``.npz`` archives of plain arrays, with the strings and metadata as
-UTF-8 JSON in a uint8 array: they are read with ``allow_pickle=False``.
+UTF-8 JSON in a uint8 array, read with ``allow_pickle=False``
+(`keras_sportsnet.evaluation.archive`). Ensembles and Table 1 are in
+`keras_sportsnet.evaluation.reports`.
 """
 
 import json
 import math
-import os
-import tempfile
 
 import numpy as np
 
@@ -21,31 +21,36 @@ from keras_sportsnet.evaluation import metrics as _metrics
 from keras_sportsnet.evaluation.metrics import AGGREGATION_RULES
 from keras_sportsnet.evaluation.metrics import aggregate
 from keras_sportsnet.evaluation.metrics import as_multi_hot
-from keras_sportsnet.evaluation.metrics import format_markdown_table
+from keras_sportsnet.evaluation.archive import read_archive
+from keras_sportsnet.evaluation.archive import write_archive
+from keras_sportsnet.utils.checks import check_choice
+from keras_sportsnet.utils.checks import check_int
+from keras_sportsnet.utils.tables import format_markdown_table
 
-__all__ = ["METRICS", "VideoScores", "ViewsTable", "ensemble", "summary_table"]
+__all__ = ["METRICS", "VideoScores", "ViewsTable", "check_rule"]
 
 METRICS = ("clip_hit@1", "video_hit@1", "video_hit@5", "mAP", "mean_class_accuracy")
 """The scalar metrics of `VideoScores.metrics`, in order."""
 
-_FORMAT = "keras_sportsnet.evaluation.VideoScores"
-_FORMAT_VERSION = 1
-_MEMBERS = ("logits", "labels", "header")
 # Videos per block when aggregating (bounds the float64 temporaries).
 _BLOCK_ELEMENTS = 1 << 23
 
 
-def _check_rule(rule):
-    if rule not in AGGREGATION_RULES:
-        raise ValueError(f"`rule` must be one of {list(AGGREGATION_RULES)}. Received: rule={rule!r}")
+def check_rule(rule):
+    """Raises a ValueError naming ``rule`` unless it is one of `AGGREGATION_RULES`.
+
+    Args:
+        rule: the aggregation rule received.
+
+    Example:
+    >>> check_rule("mean_probability")
+    """
+    check_choice("rule", rule, AGGREGATION_RULES)
 
 
 def _check_count(value, name, limit):
-    if value is None:
-        return limit
-    if not _metrics._is_int(value) or not 1 <= value <= limit:
-        raise ValueError(f"`{name}` must be None or an int in [1, {limit}]. Received: {name}={value!r}")
-    return int(value)
+    value = check_int(name, value, minimum=1, maximum=limit, allow_none=True)
+    return limit if value is None else value
 
 
 def _string_list(values, name, count):
@@ -191,8 +196,9 @@ class VideoScores:
         """Writes the scores to an ``.npz`` file, atomically.
 
         The archive is written to a temporary file in the same folder and
-        moved over `path` (``os.replace``): a reader never sees a partial
-        file, and a failed save leaves an existing file as it was. Nothing is
+        moved over `path` (`keras_sportsnet.utils.files.atomic_write`): a
+        reader never sees a partial file, and a failed save leaves an
+        existing file as it was. Nothing is
         pickled: the strings and the metadata are UTF-8 JSON in a uint8
         array.
 
@@ -207,37 +213,16 @@ class VideoScores:
         scores.save("slow_fusion_ucf101_split1.npz")
         ```
         """
-        path = os.fspath(path)
+        arrays = {"logits": self.logits, "labels": self.labels}
+        if self.valid is not None:
+            arrays["valid"] = self.valid
         header = {
-            "format": _FORMAT,
-            "format_version": _FORMAT_VERSION,
             "class_names": list(self.class_names),
             "video_ids": list(self.video_ids),
             "metadata": self.metadata,
             "clip_level": self.clip_level,
         }
-        members = {
-            "logits": self.logits,
-            "labels": self.labels,
-            "header": np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), np.uint8),
-        }
-        if self.valid is not None:
-            members["valid"] = self.valid
-        folder = os.path.dirname(os.path.abspath(path))
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as f:
-                np.savez(f, **members)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
-        return path
+        return write_archive(path, arrays, header)
 
     @classmethod
     def load(cls, path):
@@ -258,32 +243,7 @@ class VideoScores:
         scores = VideoScores.load("slow_fusion_ucf101_split1.npz")
         ```
         """
-        path = os.fspath(path)
-        try:
-            archive = np.load(path, allow_pickle=False)
-            if not hasattr(archive, "files"):
-                raise ValueError("it holds a single array, not an .npz archive")
-            with archive:
-                missing = [m for m in _MEMBERS if m not in archive.files]
-                if missing:
-                    raise ValueError(f"members {missing} are missing (found {sorted(archive.files)})")
-                arrays = {name: archive[name] for name in archive.files}
-        except ValueError as error:
-            raise ValueError(f"`path` {path!r} is not a VideoScores file: {error}") from error
-        raw = arrays["header"]
-        if raw.dtype != np.uint8 or raw.ndim != 1:
-            raise ValueError(f"`path` {path!r} is not a VideoScores file: its header is not UTF-8 JSON bytes")
-        try:
-            header = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"`path` {path!r} is not a VideoScores file: unreadable header ({error})") from None
-        if not isinstance(header, dict) or header.get("format") != _FORMAT:
-            raise ValueError(f"`path` {path!r} is not a VideoScores file: header format is not {_FORMAT!r}")
-        if header.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(
-                f"`path` {path!r} has VideoScores format version {header.get('format_version')!r}; "
-                f"this version reads {_FORMAT_VERSION}"
-            )
+        arrays, header = read_archive(path)
         return cls(
             arrays["logits"],
             arrays["labels"],
@@ -306,7 +266,7 @@ class VideoScores:
         return self.valid & (np.cumsum(self.valid, axis=1) <= clips)
 
     def _aggregated(self, clips, views, rule, per_clip):
-        _check_rule(rule)
+        check_rule(rule)
         views = _check_count(views, "views", self.num_views)
         used = self._used_clips(clips)
         last = int(np.flatnonzero(used.any(axis=0)).max()) + 1  # clips beyond are never used
@@ -459,7 +419,7 @@ class VideoScores:
         """
         if metric not in METRICS:
             raise ValueError(f"`metric` must be one of {list(METRICS)}. Received: metric={metric!r}")
-        _check_rule(rule)
+        check_rule(rule)
         max_clips = _check_count(max_clips, "max_clips", self.num_clips)
         max_views = _check_count(max_views, "max_views", self.num_views)
         values = np.empty((max_clips, max_views))
@@ -506,109 +466,3 @@ class ViewsTable:
 
     def __repr__(self):
         return f"ViewsTable({self.metric!r}, clips={self.values.shape[0]}, views={self.values.shape[1]})"
-
-
-def ensemble(scores, rule="mean_probability", clips=None, views=None):
-    """Averages the video predictions of several models (the paper's CNN Average).
-
-    Each member's per-video prediction is computed with `rule` (and `clips`,
-    `views`), then the predictions are averaged over the members: mean
-    probabilities for ``"mean_probability"`` and ``"max"``, mean logits for
-    ``"mean_logit"``.
-
-    Args:
-        scores: sequence of `VideoScores` over the same videos (same
-            `video_ids` in the same order), labels and `class_names`.
-        rule: the aggregation rule (see `VideoScores.video_scores`).
-        clips: None or int, clips per member video.
-        views: None or int, views per member clip.
-
-    Returns:
-        A `VideoScores` with one clip and one view per video and
-        ``clip_level=False``; its logits are the log of the averaged
-        probabilities (the averaged logits for ``"mean_logit"``), so its
-        ``video_scores()`` (default rule) equals the averaged prediction of
-        ``"mean_probability"`` and every rule ranks classes the same. Its
-        metadata lists the members' metadata under ``"members"``.
-
-    Example:
-    ```python
-    average = ensemble([single_frame, early, late, slow])
-    average.metrics()["video_hit@1"]
-    ```
-    """
-    _check_rule(rule)
-    if isinstance(scores, VideoScores) or not hasattr(scores, "__len__") or len(scores) == 0:
-        raise ValueError(f"`scores` must be a non-empty list of VideoScores. Received: scores={scores!r}"[:300])
-    members = list(scores)
-    for i, member in enumerate(members):
-        if not isinstance(member, VideoScores):
-            raise ValueError(f"`scores` must hold VideoScores. Received: scores[{i}] of type {type(member).__name__}")
-    first = members[0]
-    for i, member in enumerate(members[1:], 1):
-        if member.video_ids != first.video_ids:
-            if set(member.video_ids) != set(first.video_ids):
-                only = sorted(set(member.video_ids) ^ set(first.video_ids))[:3]
-                detail = f"videos {only} are in only one of them"
-            else:
-                detail = "they hold the same videos in a different order"
-            raise ValueError(f"`scores[{i}]` must have the video_ids of scores[0]. Received: {detail}")
-        if member.class_names != first.class_names:
-            raise ValueError(
-                f"`scores[{i}]` must have the class_names of scores[0]. Received: {member.num_classes} "
-                f"classes (scores[0]: {first.num_classes}), first difference "
-                f"{next((a, b) for a, b in zip(member.class_names + ('',), first.class_names + ('',)) if a != b)}"
-            )
-        if not np.array_equal(member.labels, first.labels):
-            video = first.video_ids[int(np.flatnonzero((member.labels != first.labels).any(axis=1))[0])]
-            raise ValueError(f"`scores[{i}]` must have the labels of scores[0]. Received: different labels for video {video!r}")
-    mean = np.mean([m.video_scores(clips, views, rule) for m in members], axis=0)
-    if rule == "mean_logit":
-        logits = mean
-    else:
-        with np.errstate(divide="ignore"):
-            logits = np.log(mean)
-        # A probability that underflowed to 0 becomes the float32 minimum, not -inf.
-        logits = np.maximum(logits, np.finfo(np.float32).min)
-    metadata = {"ensemble": {"rule": rule, "clips": clips, "views": views}, "members": [m.metadata for m in members]}
-    return VideoScores(
-        logits[:, None, None, :],
-        first.labels,
-        class_names=first.class_names,
-        video_ids=first.video_ids,
-        metadata=metadata,
-        clip_level=False,
-    )
-
-
-def summary_table(results, clips=None, views=None, rule="mean_probability", percent=True):
-    """A Markdown table shaped like the paper's Table 1.
-
-    Args:
-        results: dict ``{model name: VideoScores}``, in row order.
-        clips, views, rule: as for `VideoScores.metrics`.
-        percent: bool. Percentages with one decimal (as the paper), or
-            fractions with four.
-
-    Returns:
-        str: columns Model, Clip Hit@1, Video Hit@1, Video Hit@5 (``-`` for
-        the Clip Hit@1 of an ensemble).
-
-    Example:
-    ```python
-    print(summary_table({"Slow Fusion": slow, "CNN Average": ensemble([single, early, late, slow])}))
-    ```
-    """
-    if not hasattr(results, "items"):
-        raise ValueError(f"`results` must be a dict {{model name: VideoScores}}. Received: results={results!r}"[:300])
-    if not isinstance(percent, (bool, np.bool_)):
-        raise ValueError(f"`percent` must be a bool. Received: percent={percent!r}")
-    scale = 100.0 if percent else 1.0
-    rows = []
-    for name, scores in results.items():
-        if not isinstance(scores, VideoScores):
-            raise ValueError(f"`results` must map names to VideoScores. Received: results[{name!r}] of type {type(scores).__name__}")
-        m = scores.metrics(clips=clips, views=views, rule=rule)
-        rows.append([str(name)] + [scale * m[k] for k in ("clip_hit@1", "video_hit@1", "video_hit@5")])
-    header = ["Model", "Clip Hit@1", "Video Hit@1", "Video Hit@5"]
-    return format_markdown_table(header, rows, float_format=".1f" if percent else ".4f")

@@ -27,11 +27,6 @@ SLOW = "<!-- docs-test: slow -->"
 # They must fail until the API lands (strict xfail: a block that starts passing fails the test, so the entry is
 # removed then). The lead empties this list when the parts are merged.
 PENDING = {
-    ("README.md", 'predictions = ksn.predict_video("clip.mp4", model="slow_fusion_synthetic")'): "predict_video",
-    ("README.md", 'model = ksn.SlowFusion(weights="slow_fusion_synthetic")'): "class_names, predict_video",
-    ("docs/evaluation.md", 'predictions = ksn.predict_video('): "predict_video",
-    ("docs/evaluation.md", "model = ksn.SlowFusion(weights=\"slow_fusion_synthetic\")"): "predict_video",
-    ("docs/evaluation.md", "clip = ksn.data.read_clip(\"clip.mp4\", range(10))"): "decode_predictions",
 }
 
 

@@ -14,8 +14,6 @@ ALIASES = {"ksn": ksn, "viz": "keras_sportsnet.visualization"}
 # Names the pages use that belong to APIs being built in parallel (see docs_examples.PENDING): allowed to be
 # missing until they land, and an error once they exist (so this list only shrinks). The lead empties it.
 PENDING_NAMES = {
-    "ksn.decode_predictions",
-    "ksn.predict_video",
 }
 
 
