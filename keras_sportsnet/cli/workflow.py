@@ -84,22 +84,18 @@ def _predict(args):
             print(f"sample video (a synthetic-sports clip of class {true_class!r}): {path}", file=sys.stderr)
             videos.append(path)
         outcome = workflows.predict(videos, model=args.weights, top_k=args.top, clips_per_video=args.clips,
-                                    views=args.views, seed=args.seed, verbose=not args.quiet)
-        for prediction in outcome.predictions:
-            print(prediction.video)
-            for rank, (name, probability) in enumerate(prediction.top, 1):
-                print(f"  {rank}. {name:<30s} {probability:.3f}")
-        for path, reason in outcome.failures.items():
-            print(f"{path}: not classified: {reason}", file=sys.stderr)
+                                    views=args.views, seed=args.seed, keep_scores=bool(args.plot),
+                                    verbose=not args.quiet)
+        for prediction in outcome.predictions:  # printed as Python prints a VideoPrediction
+            print(prediction, file=sys.stdout if prediction.ok else sys.stderr)
         if args.json:
             from keras_sportsnet.utils.files import write_json
 
-            write_json(args.json, [p.to_dict() for p in outcome.predictions]
-                       + [{"video": path, "error": reason} for path, reason in outcome.failures.items()], indent=2)
-        if args.plot and outcome.predictions:
+            write_json(args.json, [prediction.to_dict() for prediction in outcome.predictions], indent=2)
+        if args.plot and outcome.classified:
             from keras_sportsnet.visualization import plot_video_predictions
 
-            plot_video_predictions(outcome.scores, top=args.top, max_videos=len(outcome.predictions), path=args.plot)
+            plot_video_predictions(outcome.scores, top=args.top, max_videos=len(outcome.classified), path=args.plot)
             print(f"prediction strip: {args.plot}", file=sys.stderr)
     return SOME_INPUTS_BAD if outcome.failures else SUCCESS
 

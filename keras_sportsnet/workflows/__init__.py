@@ -15,7 +15,7 @@ Example:
 ```python
 from keras_sportsnet import workflows
 outcome = workflows.predict("my_video.mp4", model="slow_fusion_synthetic")
-print(outcome.predictions[0].top[:3])
+print(outcome.predictions[0])
 ```
 """
 
@@ -25,10 +25,8 @@ from keras_sportsnet.workflows.fitting import train_and_save
 from keras_sportsnet.workflows.fitting import transfer
 from keras_sportsnet.workflows.inference import DEFAULT_PRESET
 from keras_sportsnet.workflows.inference import EvaluationOutcome
-from keras_sportsnet.workflows.inference import Prediction
 from keras_sportsnet.workflows.inference import PredictionOutcome
 from keras_sportsnet.workflows.inference import evaluate
-from keras_sportsnet.workflows.inference import expand_videos
 from keras_sportsnet.workflows.inference import predict
 from keras_sportsnet.workflows.inference import read_groups
 from keras_sportsnet.workflows.inference import write_metrics_json
@@ -39,11 +37,9 @@ __all__ = [
     "DEFAULT_PRESET",
     "EvaluationOutcome",
     "LoadedModel",
-    "Prediction",
     "PredictionOutcome",
     "TrainingOutcome",
     "evaluate",
-    "expand_videos",
     "load_model",
     "make_datasets",
     "predict",

@@ -9,23 +9,20 @@ Example:
 from keras_sportsnet import workflows
 outcome = workflows.predict(["clip.mp4", "my_folder/"], model="slow_fusion_synthetic", top_k=3)
 for prediction in outcome.predictions:
-    print(prediction.video, prediction.top[0])
+    print(prediction)          # the path, then its top classes (or why it was not classified)
 ```
 """
 
 import contextlib
 import dataclasses
 import json
-import os
 import warnings
 
 __all__ = [
     "DEFAULT_PRESET",
     "EvaluationOutcome",
-    "Prediction",
     "PredictionOutcome",
     "evaluate",
-    "expand_videos",
     "predict",
     "read_groups",
     "write_metrics_json",
@@ -36,48 +33,37 @@ DEFAULT_PRESET = "slow_fusion_synthetic"
 
 
 @dataclasses.dataclass
-class Prediction:
-    """One classified video: its path and its top classes, best first.
-
-    Attributes:
-        video: str. The file.
-        top: list of ``(class_name, probability)``.
-
-    Example:
-    ```python
-    name, probability = prediction.top[0]
-    ```
-    """
-
-    video: str
-    top: list
-
-    def to_dict(self):
-        """JSON-ready: ``{"video": ..., "top": [{"class": ..., "probability": ...}]}``."""
-        return {"video": self.video, "top": [{"class": name, "probability": p} for name, p in self.top]}
-
-
-@dataclasses.dataclass
 class PredictionOutcome:
     """What `predict` returns.
 
     Attributes:
-        predictions: list of `Prediction`, one per classified video, in input order.
-        failures: dict ``{path: reason}`` of the videos that could not be classified.
-        scores: the `VideoScores` of the classified videos (for plots), or None.
+        predictions: list of `keras_sportsnet.evaluation.VideoPrediction`, one
+            per video in the order given (folders expanded, sorted): its top
+            classes, or the ``error`` that kept it from being classified.
+        scores: the `VideoScores` of the classified videos (``keep_scores=True``:
+            for plots), or None.
         class_names: list of str.
 
     Example:
     ```python
     outcome = predict(["a.mp4"], model="slow_fusion_synthetic")
-    outcome.failures or outcome.predictions[0].top
+    outcome.failures or outcome.predictions[0].top_k
     ```
     """
 
     predictions: list
-    failures: dict
     scores: object = None
     class_names: list = None
+
+    @property
+    def classified(self):
+        """The predictions of the videos that were classified."""
+        return [prediction for prediction in self.predictions if prediction.ok]
+
+    @property
+    def failures(self):
+        """``{path: reason}`` of the videos that could not be classified."""
+        return {prediction.path: prediction.error for prediction in self.predictions if not prediction.ok}
 
 
 @dataclasses.dataclass
@@ -103,46 +89,12 @@ class EvaluationOutcome:
     skipped: dict
 
 
-def expand_videos(videos, *, follow_links=False):
-    """Paths of the videos in ``videos``: files as given, folders searched recursively (by extension).
-
-    Args:
-        videos: a path or a list of paths (files or folders).
-        follow_links: bool. Descend into symbolic links to folders.
-
-    Returns:
-        list of str, files in the order given, each folder's videos sorted.
-
-    Raises:
-        ValueError: a path does not exist, or a folder holds no video.
-
-    Example:
-    ```python
-    expand_videos(["clip.mp4", "my_folder/"])
-    ```
-    """
-    from keras_sportsnet.data.lists import read_video_folder
-
-    if isinstance(videos, (str, os.PathLike)):
-        videos = [videos]
-    paths = []
-    for item in videos:
-        item = os.fspath(item)
-        if os.path.isdir(item):
-            found = list(read_video_folder(item, labels=None, follow_links=follow_links).paths)
-            if not found:
-                raise ValueError(f"`videos`: the folder {item} holds no video file (searched recursively).")
-            paths += found
-        elif os.path.lexists(item):
-            paths.append(item)
-        else:
-            raise ValueError(f"`videos`: {item} does not exist.")
-    return list(dict.fromkeys(paths))
-
-
 def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, views=None, seed=0,
-            on_error="skip", verbose=True):
+            on_error="skip", keep_scores=False, verbose=True):
     """Classifies each video (files, or folders of videos): the top classes with their probabilities.
+
+    The paper's protocol with the model's preprocessor settings: the numbers
+    of `keras_sportsnet.predict_video`, which it calls.
 
     Args:
         videos: a path or a list of paths: video files and folders (searched recursively).
@@ -150,8 +102,10 @@ def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, view
         top_k: int >= 1. Classes per video.
         clips_per_video: int or None (the model's protocol: 20 in the paper).
         views: int in 1..4 or None (4 in the paper).
-        seed: int. Clip positions are a function of ``(seed, video)``.
-        on_error: ``"skip"`` (report the video in ``failures``) or ``"raise"``.
+        seed: int. Clip positions are a function of ``(seed, position of the video)``.
+        on_error: ``"skip"`` (the video's prediction carries the error) or ``"raise"``.
+        keep_scores: bool. Also return the `VideoScores` (for
+            `keras_sportsnet.visualization.plot_video_predictions`).
         verbose: bool. Progress on stderr.
 
     Returns:
@@ -162,27 +116,31 @@ def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, view
     outcome = predict("my_folder/", model="runs/slow/preset", top_k=3)
     ```
     """
-    from keras_sportsnet.data.lists import VideoList
-    from keras_sportsnet.evaluation.runner import evaluate_videos
+    from keras_sportsnet.evaluation import VideoPrediction
+    from keras_sportsnet.evaluation import decode_predictions
+    from keras_sportsnet.evaluation import evaluate_videos
+    from keras_sportsnet.evaluation import predict_video
+    from keras_sportsnet.evaluation.protocol import video_list
     from keras_sportsnet.utils.checks import check_positive_int
     from keras_sportsnet.workflows.model_loading import load_model
 
     top_k = check_positive_int("top_k", top_k)
-    paths = expand_videos(videos)
     loaded = load_model(model)
-    names = loaded.class_names
-    listing = VideoList(tuple(paths), tuple(() for _ in paths), tuple(names))
+    protocol = _protocol(clips_per_video, views)
+    if not keep_scores:
+        predictions = predict_video(videos, model=loaded.model, top_k=top_k, seed=seed, on_error=on_error,
+                                    verbose=verbose, **protocol)
+        return PredictionOutcome(predictions, None, loaded.class_names)
+    # The same protocol through evaluate_videos, whose VideoScores the figures need.
+    listing = video_list(videos, labelled=False)
     with _failures_reported_by_the_outcome():
-        scores = evaluate_videos(loaded.model, listing, seed=seed, resize_to=loaded.resize_to, verbose=verbose,
-                                 on_error=on_error, **_protocol(clips_per_video, views))
-    import numpy as np
-
-    predictions = []
-    for path, row in zip(scores.video_ids, scores.video_scores()):
-        top = np.argsort(-row, kind="stable")[:top_k]
-        predictions.append(Prediction(path, [(names[i], float(row[i])) for i in top]))
-    failures = dict(scores.metadata.get("skipped", {}))
-    return PredictionOutcome(predictions, failures, scores, names)
+        scores = evaluate_videos(loaded.model, listing, seed=seed, on_error=on_error, verbose=verbose, **protocol)
+    top = decode_predictions(scores, top=min(top_k, len(scores.class_names)))
+    decoded = dict(zip(scores.video_ids, top))
+    failures = scores.metadata.get("skipped", {})
+    predictions = [VideoPrediction(path, top_k=tuple(decoded[path])) if path in decoded
+                   else VideoPrediction(path, error=failures.get(path, "not classified")) for path in listing.paths]
+    return PredictionOutcome(predictions, scores, loaded.class_names)
 
 
 @contextlib.contextmanager
@@ -246,7 +204,7 @@ def evaluate(model, videos, *, clips_per_video=None, views=None, seed=0, batch_s
     print(outcome.metrics)
     ```
     """
-    from keras_sportsnet.evaluation.runner import evaluate_videos
+    from keras_sportsnet.evaluation import evaluate_videos
     from keras_sportsnet.utils.checks import check_positive_int
     from keras_sportsnet.workflows.model_loading import load_model
 
@@ -255,8 +213,7 @@ def evaluate(model, videos, *, clips_per_video=None, views=None, seed=0, batch_s
     loaded = load_model(model)
     with _failures_reported_by_the_outcome():
         scores = evaluate_videos(loaded.model, videos, seed=seed, scores_path=scores_path, batch_size=batch_size,
-                                 resize_to=loaded.resize_to, on_error=on_error, verbose=verbose,
-                                 **_protocol(clips_per_video, views))
+                                 on_error=on_error, verbose=verbose, **_protocol(clips_per_video, views))
     metrics = scores.metrics(groups=groups)
     group_map = metrics.pop("group_mAP", {})
     return EvaluationOutcome(scores, metrics, group_map, dict(scores.metadata.get("skipped", {})))

@@ -20,14 +20,11 @@ def folder(tmp_path_factory):
     return root
 
 
-def test_expand_videos_searches_folders_and_refuses_missing_paths(folder):
-    found = workflows.expand_videos([str(folder / "videos" / "a" / "v0.mp4"), str(folder / "videos")])
-    assert found[0].endswith("a/v0.mp4") and len(found) == 6  # v0 listed once; broken.mp4 and the nested video kept
-    assert any(path.endswith("nested/deeper/v0.mp4") for path in found)
-    with pytest.raises(ValueError, match="holds no video file"):
-        workflows.expand_videos(str(folder / "empty"))
+def test_predict_refuses_missing_paths_and_empty_folders(folder):
     with pytest.raises(ValueError, match="nothing.mp4 does not exist"):
-        workflows.expand_videos([str(folder / "nothing.mp4")])
+        workflows.predict([str(folder / "nothing.mp4")], model="slow_fusion_synthetic")
+    with pytest.raises(ValueError, match="empty"):
+        workflows.predict(str(folder / "empty"), model="slow_fusion_synthetic")
 
 
 def test_predict_resolves_the_preset_once_and_classifies_each_video_of_a_folder(folder, monkeypatch):
@@ -48,12 +45,22 @@ def test_predict_resolves_the_preset_once_and_classifies_each_video_of_a_folder(
     outcome = workflows.predict(str(folder / "videos"), model="slow_fusion_synthetic", top_k=3, clips_per_video=1,
                                 views=1, verbose=False)
     assert calls == ["slow_fusion_synthetic"]
-    assert len(outcome.predictions) == 5 and list(outcome.failures) == [str(folder / "videos" / "a" / "broken.mp4")]
-    assert "not a video" in outcome.failures[str(folder / "videos" / "a" / "broken.mp4")]
-    for prediction in outcome.predictions:
-        assert len(prediction.top) == 3 and prediction.top[0][1] >= prediction.top[1][1] >= prediction.top[2][1]
-        assert all(name in outcome.class_names for name, _ in prediction.top)
+    broken = str(folder / "videos" / "a" / "broken.mp4")
+    assert len(outcome.predictions) == 6 and len(outcome.classified) == 5 and list(outcome.failures) == [broken]
+    assert outcome.predictions[0].path == broken  # in the order given: the folder's videos sorted
+    assert "not a video" in outcome.failures[broken] or "damaged" in outcome.failures[broken]
+    for prediction in outcome.classified:
+        top = prediction.top_k
+        assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]
+        assert all(name in outcome.class_names for name, _ in top)
     assert json.dumps([p.to_dict() for p in outcome.predictions])  # JSON-ready
+    # With the scores kept (for the figures) the same protocol gives the same numbers.
+    kept = workflows.predict(str(folder / "videos"), model="slow_fusion_synthetic", top_k=3, clips_per_video=1,
+                             views=1, keep_scores=True, verbose=False)
+    assert kept.scores.num_videos == 5 and list(kept.failures) == [broken]
+    for fast, slow in zip(outcome.predictions, kept.predictions):
+        assert fast.path == slow.path and [n for n, _ in fast.top_k] == [n for n, _ in slow.top_k]
+        assert [p for _, p in fast.top_k] == pytest.approx([p for _, p in slow.top_k], abs=1e-6)
     with pytest.raises(ValueError, match="top_k"):
         workflows.predict(str(folder / "videos"), model="slow_fusion_synthetic", top_k=0)
 
