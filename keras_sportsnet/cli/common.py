@@ -43,6 +43,7 @@ __all__ = [
     "check_inputs_exist",
     "check_output_file",
     "check_output_folder",
+    "check_weights",
     "comma_list",
     "fraction",
     "import_backend",
@@ -211,6 +212,32 @@ def check_inputs_exist(paths, argument):
     for path in paths:
         if not is_uri(path) and not os.path.exists(path):
             raise UsageError(f"`{argument}`: {path} does not exist.")
+
+
+def check_weights(weights, argument="--weights"):
+    """Refuses, before any work, a ``--weights`` that names nothing: a missing folder or an unknown preset name.
+
+    Registered names, ``hf://`` handles and existing paths pass (they are
+    resolved once, later); anything else gets the resolver's own message
+    (``does not exist``, or ``Did you mean ...?``) naming ``argument``.
+
+    Example:
+    ```python
+    check_weights(args.weights)
+    ```
+    """
+    if weights is None or str(weights).startswith("hf://") or os.path.exists(os.path.expanduser(str(weights))):
+        return
+    from keras_sportsnet.presets.registry import PRESETS
+
+    if weights in PRESETS:
+        return
+    from keras_sportsnet.presets.resolve import resolve_preset
+
+    try:
+        resolve_preset(weights, argument=argument)  # names nothing: raises, without touching any file
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def check_output_file(path, argument, *, folder=False):

@@ -7,6 +7,7 @@ from keras_sportsnet.cli.common import RESOLUTIONS
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
 from keras_sportsnet.cli.common import add_subcommand
+from keras_sportsnet.cli.common import check_weights
 from keras_sportsnet.cli.common import positive_int
 
 __all__ = ["register"]
@@ -60,7 +61,7 @@ def register(commands, parents=()):
                     "metadata of one preset (a name, an hf:// handle or a preset folder).",
         examples=PRESETS_EXAMPLES)
     presets.add_argument("preset", nargs="?", help="a preset name, hf://org/repo[@revision] or a preset folder")
-    presets.set_defaults(handler=_presets, needs=("keras",))
+    presets.set_defaults(handler=_presets, check=lambda args: check_weights(args.preset, "preset"), needs=("keras",))
 
     summary = add_subcommand(
         commands, "summary", parents=parents,
@@ -73,4 +74,4 @@ def register(commands, parents=()):
     summary.add_argument("--resolution", default="full", choices=RESOLUTIONS)
     summary.add_argument("--spec", help="layer shorthand (default: the paper's)")
     summary.add_argument("--classes", type=positive_int, default=487)
-    summary.set_defaults(handler=_summary, needs=("keras",))
+    summary.set_defaults(handler=_summary, check=lambda args: check_weights(args.weights), needs=("keras",))

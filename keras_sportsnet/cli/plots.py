@@ -8,6 +8,7 @@ from keras_sportsnet.cli.common import UsageError
 from keras_sportsnet.cli.common import add_subcommand
 from keras_sportsnet.cli.common import check_inputs_exist
 from keras_sportsnet.cli.common import check_output_file
+from keras_sportsnet.cli.common import check_weights
 from keras_sportsnet.cli.common import comma_list
 from keras_sportsnet.cli.common import non_negative_int
 from keras_sportsnet.cli.common import positive_int
@@ -51,6 +52,7 @@ def _check_plot(args):
                          f"Received: {args.output}")
     if getattr(args, "gif", None) and not args.gif.lower().endswith(".gif"):
         raise UsageError(f"`--gif` must be a .gif file. Received: --gif {args.gif}")
+    check_weights(getattr(args, "weights", None))
     check_output_file(args.output, "output")
     check_output_file(getattr(args, "gif", None), "--gif")
 

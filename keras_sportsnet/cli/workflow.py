@@ -16,6 +16,7 @@ from keras_sportsnet.cli.common import add_subcommand
 from keras_sportsnet.cli.common import check_inputs_exist
 from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import check_output_folder
+from keras_sportsnet.cli.common import check_weights
 from keras_sportsnet.cli.common import fraction
 from keras_sportsnet.cli.common import int_at_least
 from keras_sportsnet.cli.common import is_uri
@@ -70,6 +71,7 @@ def _check_predict(args):
     if not args.videos and not args.demo:
         raise UsageError("Give video files or folders to classify, or --demo to classify a sample video.")
     check_inputs_exist(args.videos, "videos")
+    check_weights(args.weights)
     check_output_file(args.json, "--json")
     check_output_file(args.plot, "--plot")
 
@@ -200,6 +202,7 @@ def _report_training(outcome, recipe, prefix=""):
 
 def _check_transfer(args):
     _check_class_folder(args.data)
+    check_weights(args.weights)
     check_output_folder(args.run_dir, "--run-dir")
 
 
@@ -219,6 +222,7 @@ def _transfer(args):
 
 def _check_evaluate(args):
     _check_class_folder(args.data)
+    check_weights(args.weights)
     if args.groups and args.groups != "ucf101":
         check_inputs_exist([args.groups], "--groups")
     check_output_file(args.scores, "--scores")

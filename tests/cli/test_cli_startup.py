@@ -59,11 +59,13 @@ def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
                   ["predict", "no_such.mp4"], ["predict"], ["evaluate", "no_such_dir/", "--weights", "p"],
                   ["transfer", "no_such_dir/", "--weights", "p", "--run-dir", "r"],
                   ["prepare", "no_such_dir/", "out/", "--fusion", "slow"],
-                  ["plot", "views", "no_such.npz", "views.png"]]
+                  ["plot", "views", "no_such.npz", "views.png"],
+                  ["predict", "--demo", "--weights", "slow_fusion_synthetc"],
+                  ["evaluate", "tests/", "--weights", "no_such/preset"]]
         for argv in cases:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 codes[" ".join(argv)] = main(argv)
-        heavy = sorted(m for m in ("keras", "tensorflow", "jax", "numpy", "matplotlib", "av") if m in sys.modules)
+        heavy = sorted(m for m in ("keras", "tensorflow", "jax", "torch", "matplotlib", "av") if m in sys.modules)
         print(json.dumps({"codes": codes, "heavy": heavy}))
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
@@ -78,8 +80,8 @@ def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
     assert all(code == 0 for argv, code in codes.items() if argv.endswith(" --help"))
     assert codes["train v/ --run-dir r --epochs 0"] == 2 and codes["scan v/ --workers -5"] == 2
     assert codes["predict v.mp4 --top 0"] == 2 and codes["evaluate v/ --weights p --batch-size 0"] == 2
-    checked = [argv for argv in codes if "no_such" in argv or argv in ("train --run-dir r", "predict")]
-    assert len(checked) == 9 and all(codes[argv] == 2 for argv in checked)
+    checked = [argv for argv in codes if "no_such" in argv or "synthetc" in argv or argv in ("train --run-dir r", "predict")]
+    assert len(checked) == 11 and all(codes[argv] == 2 for argv in checked)
 
 
 @pytest.mark.slow
@@ -124,15 +126,24 @@ def test_predict_demo_is_quiet_and_renders_into_a_private_folder(tmp_path):
     assert "sample video (a synthetic-sports clip of class 'gym_roll_fast')" in result.stderr
 
 
-@pytest.mark.slow
-def test_verbose_shows_what_the_quiet_default_holds_back(tmp_path):
-    quiet = run_cli("presets", "slow_fusion_synthetc")
+def test_a_preset_typo_gets_a_suggestion_before_any_import():
+    quiet = run_cli("presets", "slow_fusion_synthetc", timeout=120)
     assert quiet.returncode == 2
-    assert quiet.stderr.count("\n") >= 1 and "Traceback" not in quiet.stderr
-    assert quiet.stderr.startswith("keras-sportsnet presets: error: ") and "slow_fusion_synthetc" in quiet.stderr
-    assert not NATIVE_LOG_LINE.search(quiet.stderr)
-    loud = run_cli("presets", "slow_fusion_synthetc", "--verbose")
-    assert loud.returncode == 2 and "Traceback" in loud.stderr
+    assert quiet.stderr == ("keras-sportsnet presets: error: `preset`: 'slow_fusion_synthetc' is not a registered "
+                            "preset. Did you mean 'slow_fusion_synthetic'? (keras_sportsnet.list_presets() lists "
+                            "them.)\n")
+    loud = run_cli("predict", "--demo", "--weights", "slow_fusion_synthetc", "--verbose", timeout=120)
+    assert loud.returncode == 2 and "Traceback" in loud.stderr  # --verbose shows where it was raised
+    assert loud.stderr.strip().splitlines()[-1].startswith("keras-sportsnet predict: error: `--weights`: ")
+
+
+@pytest.mark.slow
+def test_verbose_shows_what_the_quiet_default_holds_back():
+    quiet = run_cli("presets", "slow_fusion_synthetic")
+    assert quiet.returncode == 0 and '"class_names"' in quiet.stdout
+    assert not NATIVE_LOG_LINE.search(quiet.stderr), quiet.stderr
+    loud = run_cli("presets", "slow_fusion_synthetic", "--verbose")
+    assert loud.returncode == 0 and loud.stdout == quiet.stdout
     import importlib.util
 
     if importlib.util.find_spec("tensorflow") is not None and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
