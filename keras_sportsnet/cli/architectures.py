@@ -45,6 +45,17 @@ def _architectures(args):
 
 
 def register(commands, parents=()):
+    """Adds the ``architectures`` subcommand(s) to ``commands``.
+
+    Args:
+        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
+        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
+
+    Example:
+    ```python
+    register(parser.add_subparsers(), parents=[shared])
+    ```
+    """
     table = add_subcommand(
         commands, "architectures", parents=parents,
         help="build every paper architecture and print params, input clip, GFLOPs, output",

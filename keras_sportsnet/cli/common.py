@@ -80,7 +80,13 @@ _NATIVE_NOISE = (
 
 
 class UsageError(ValueError):
-    """A usage mistake found by a subcommand (not by argparse): printed as one line, exit code 2."""
+    """A usage mistake found by a subcommand (not by argparse): printed as one line, exit code 2.
+
+    Example:
+    ```python
+    raise UsageError("`--run-dir` must be a folder, but runs/a is a file.")
+    ```
+    """
 
 
 # --- argument types: argparse turns their ArgumentTypeError into "argument --x: ..." and exit code 2 ---
@@ -88,6 +94,10 @@ class UsageError(ValueError):
 
 def int_at_least(minimum, maximum=None):
     """An argparse type: an int >= ``minimum`` (and <= ``maximum`` when given).
+
+    Args:
+        minimum: int. The smallest value accepted.
+        maximum: int or None. The largest value accepted.
 
     Example:
     ```python
@@ -116,6 +126,9 @@ non_negative_int = int_at_least(0)
 def positive_float(text):
     """An argparse type: a finite float > 0.
 
+    Args:
+        text: str. The argument as typed.
+
     Example:
     ```python
     parser.add_argument("--learning-rate", type=positive_float)
@@ -132,6 +145,10 @@ def positive_float(text):
 
 def fraction(low_open=False, high_open=True):
     """An argparse type: a float in [0, 1) (bounds open or closed as asked).
+
+    Args:
+        low_open: bool. Refuse 0.
+        high_open: bool. Refuse 1.
 
     Example:
     ```python
@@ -155,6 +172,9 @@ def fraction(low_open=False, high_open=True):
 
 def comma_list(text):
     """An argparse type: a non-empty comma-separated list of non-empty items.
+
+    Args:
+        text: str. The argument as typed.
 
     Example:
     ```python
@@ -197,12 +217,24 @@ def add_subcommand(commands, name, *, help, description, examples, parents=()):
 
 
 def is_uri(path):
-    """True for ``gs://...``-style locations (tf.io.gfile), which are not checked locally."""
+    """True for ``gs://...``-style locations (tf.io.gfile), which are not checked locally.
+
+    Args:
+        path: str or path-like.
+
+    Example:
+    >>> is_uri("gs://bucket/shards"), is_uri("shards/")
+    (True, False)
+    """
     return "://" in str(path)
 
 
 def check_inputs_exist(paths, argument):
     """Raises `UsageError` for the first of ``paths`` that does not exist (before any work).
+
+    Args:
+        paths: iterable of str (``gs://`` locations are not checked).
+        argument: str. The argument that gave them, for the message.
 
     Example:
     ```python
@@ -220,6 +252,10 @@ def check_weights(weights, argument="--weights"):
     Registered names, ``hf://`` handles and existing paths pass (they are
     resolved once, later); anything else gets the resolver's own message
     (``does not exist``, or ``Did you mean ...?``) naming ``argument``.
+
+    Args:
+        weights: str or None. What the user gave.
+        argument: str. The flag, for the message.
 
     Example:
     ```python
@@ -266,6 +302,10 @@ def check_output_file(path, argument, *, folder=False):
 def check_output_folder(path, argument):
     """`check_output_file` for a folder to write into (created if missing).
 
+    Args:
+        path: str or None.
+        argument: str. The flag or argument that gave it.
+
     Example:
     ```python
     check_output_folder(args.run_dir, "--run-dir")
@@ -278,7 +318,15 @@ def check_output_folder(path, argument):
 
 
 def one_line_warning(message, category, filename, lineno, line=None):
-    """`warnings.formatwarning` replacement: ``"UserWarning: message"``, no file name or source line."""
+    """`warnings.formatwarning` replacement: ``"UserWarning: message"``, no file name or source line.
+
+    Args:
+        message, category, filename, lineno, line: as for `warnings.formatwarning`.
+
+    Example:
+    >>> one_line_warning("Leaving 1 video out", UserWarning, "runner.py", 7)
+    'UserWarning: Leaving 1 video out\\n'
+    """
     return f"{category.__name__}: {message}\n"
 
 
@@ -292,6 +340,9 @@ def quiet_startup(verbose):
     Python warnings on one line without their source line. Environment
     variables the user set are left alone; the warning format and logger
     levels are restored on exit.
+
+    Args:
+        verbose: bool. Change nothing.
 
     Example:
     ```python
@@ -387,6 +438,9 @@ class _NativeNoiseFilter:
 @contextlib.contextmanager
 def native_noise_filtered(verbose):
     """Inside (unless ``verbose``): TensorFlow's and absl's native start-up lines are dropped from stderr.
+
+    Args:
+        verbose: bool. Filter nothing.
 
     Example:
     ```python

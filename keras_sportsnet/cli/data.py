@@ -207,6 +207,17 @@ def _prepare(args):
 
 
 def register(commands, parents=()):
+    """Adds the ``scan`` and ``prepare`` subcommand(s) to ``commands``.
+
+    Args:
+        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
+        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
+
+    Example:
+    ```python
+    register(parser.add_subparsers(), parents=[shared])
+    ```
+    """
     scan = add_subcommand(
         commands, "scan", parents=parents,
         help="probe every video, report the bad ones with the reason",

@@ -54,6 +54,17 @@ def _summary(args):
 
 
 def register(commands, parents=()):
+    """Adds the ``presets`` and ``summary`` subcommand(s) to ``commands``.
+
+    Args:
+        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
+        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
+
+    Example:
+    ```python
+    register(parser.add_subparsers(), parents=[shared])
+    ```
+    """
     presets = add_subcommand(
         commands, "presets", parents=parents,
         help="list the registered weights presets, or show one's metadata",

@@ -99,6 +99,17 @@ def _on_scores(kinds, name, help, parents):
 
 
 def register(commands, parents=()):
+    """Adds the ``plot`` subcommand(s) to ``commands``.
+
+    Args:
+        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
+        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
+
+    Example:
+    ```python
+    register(parser.add_subparsers(), parents=[shared])
+    ```
+    """
     parents = list(parents)
     plot = add_subcommand(
         commands, "plot", parents=parents,

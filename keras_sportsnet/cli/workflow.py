@@ -262,6 +262,17 @@ def _add_training_arguments(parser):
 
 
 def register(commands, parents=()):
+    """Adds the ``predict``, ``train``, ``evaluate`` and ``transfer`` subcommand(s) to ``commands``.
+
+    Args:
+        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
+        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
+
+    Example:
+    ```python
+    register(parser.add_subparsers(), parents=[shared])
+    ```
+    """
     predict = add_subcommand(
         commands, "predict", parents=parents,
         help="classify videos: top-5 with class names",

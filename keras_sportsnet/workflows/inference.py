@@ -163,6 +163,12 @@ def _protocol(clips_per_video, views):
 def read_groups(groups):
     """Class groups for per-group mAP: ``"ucf101"``, a JSON file ``{group: [class names]}``, a dict or None.
 
+    Args:
+        groups: ``"ucf101"`` (UCF-101's groups), the path of a JSON file, a dict, or None.
+
+    Returns:
+        dict ``{group: [class names]}`` or None.
+
     Example:
     ```python
     read_groups("ucf101")["Sports"][:3]
@@ -221,6 +227,10 @@ def evaluate(model, videos, *, clips_per_video=None, views=None, seed=0, batch_s
 
 def write_metrics_json(path, outcome):
     """Writes an `EvaluationOutcome`'s metrics (and the scores' metadata) as JSON, atomically.
+
+    Args:
+        path: str. The JSON file.
+        outcome: `EvaluationOutcome`.
 
     Example:
     ```python
