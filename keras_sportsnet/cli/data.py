@@ -135,9 +135,9 @@ def _check_prepare_arguments(args):
         check_inputs_exist([args.source], "source")
     for partition in args.sports1m_partition or ():
         check_inputs_exist([partition], "--sports1m-partition")
-    check_output_folder(args.output, "output")
     check_output_file(args.report, "--report")
     check_output_file(args.missing_list, "--missing-list")
+    check_output_folder(args.output, "output")  # last: it makes the folder
 
 
 def _prepare_shards(args, videos, geometry):

@@ -164,3 +164,28 @@ def test_ctrl_c_in_a_subcommand_is_exit_code_130_and_one_line(monkeypatch, capsy
     monkeypatch.setattr(models, "_presets", interrupted)
     assert main(["presets"]) == 130
     assert capsys.readouterr().err == "keras-sportsnet presets: interrupted\n"
+
+
+def test_every_output_flag_is_checked_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    folder = tmp_path / "videos" / "a"
+    folder.mkdir(parents=True)
+    bad = str(blocker / "out.json")
+    cases = {
+        "--manifest": ["scan", str(folder), "--manifest", bad],
+        "--json": ["scan", str(folder), "--json", bad],
+        "`output`": ["prepare", str(tmp_path / "videos"), str(blocker), "--fusion", "slow"],
+        "--report": ["prepare", str(tmp_path / "videos"), str(tmp_path / "shards"), "--fusion", "slow", "--report", bad],
+        "--missing-list": ["prepare", str(tmp_path / "videos"), str(tmp_path / "shards"), "--fusion", "slow",
+                           "--missing-list", bad],
+        "`--json`": ["architectures", "--json", bad],
+        "`--scores`": ["evaluate", str(tmp_path / "videos"), "--weights", "slow_fusion_synthetic", "--scores", bad],
+        "`--run-dir`": ["transfer", str(tmp_path / "videos"), "--weights", "slow_fusion_synthetic", "--run-dir", bad],
+        "`output` must be": ["plot", "curves", str(tmp_path), str(tmp_path / "curves.jpg")],
+    }
+    for flag, argv in cases.items():
+        assert main(argv) == 2, argv
+        error = capsys.readouterr().err
+        assert flag in error and "Traceback" not in error and len(error.strip().splitlines()) == 1, error
+    assert sorted(os.listdir(tmp_path)) == ["a_file", "videos"]  # nothing was written
