@@ -67,7 +67,8 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"keras-sportsnet {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in SUBCOMMAND_MODULES:
-        module.register(commands, parents=[shared])
+        for subcommand in module.SUBCOMMANDS:
+            subcommand.add_to(commands, parents=[shared])
     return parser
 
 

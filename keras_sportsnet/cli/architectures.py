@@ -4,18 +4,18 @@ import sys
 
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
-from keras_sportsnet.cli.common import add_subcommand
+from keras_sportsnet.cli.common import Subcommand
 from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import comma_list
 from keras_sportsnet.cli.common import positive_int
 
-__all__ = ["register"]
+__all__ = ["SUBCOMMANDS"]
 
-EXAMPLES = [
+EXAMPLES = (
     "keras-sportsnet architectures",
     'keras-sportsnet architectures --spec "C(16,5,2)-N-P-C(32,3,1)-P-FC(64)" --classes 101 --json table.json',
     'keras-sportsnet architectures --only "Single-Frame,Slow Fusion"',
-]
+)
 
 
 def _architectures(args):
@@ -44,27 +44,19 @@ def _architectures(args):
     return SUCCESS
 
 
-def register(commands, parents=()):
-    """Adds the ``architectures`` subcommand(s) to ``commands``.
+def _arguments(parser, parents):
+    parser.add_argument("--spec", help="layer shorthand to use instead of the paper's")
+    parser.add_argument("--classes", type=positive_int, default=487, help="number of classes (default 487)")
+    parser.add_argument("--only", type=comma_list, help="comma-separated Table 1 names to build")
+    parser.add_argument("--json", help="also write the table as JSON to this path")
 
-    Args:
-        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
-        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
 
-    Example:
-    ```python
-    register(parser.add_subparsers(), parents=[shared])
-    ```
-    """
-    table = add_subcommand(
-        commands, "architectures", parents=parents,
+SUBCOMMANDS = (
+    Subcommand(
+        "architectures",
         help="build every paper architecture and print params, input clip, GFLOPs, output",
         description="Builds each Table 1 architecture of the paper (or your layer shorthand) and prints its "
                     "parameters, input clip, analytic GFLOPs per clip and output.",
-        examples=EXAMPLES)
-    table.add_argument("--spec", help="layer shorthand to use instead of the paper's")
-    table.add_argument("--classes", type=positive_int, default=487, help="number of classes (default 487)")
-    table.add_argument("--only", type=comma_list, help="comma-separated Table 1 names to build")
-    table.add_argument("--json", help="also write the table as JSON to this path")
-    table.set_defaults(handler=_architectures, check=lambda args: check_output_file(args.json, "--json"),
-                       needs=("keras",))
+        examples=EXAMPLES, arguments=_arguments, handler=_architectures,
+        check=lambda args: check_output_file(args.json, "--json"), needs=("keras",)),
+)

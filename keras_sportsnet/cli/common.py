@@ -20,7 +20,9 @@ parser.add_argument("--epochs", type=positive_int, default=10)
 
 import argparse
 import contextlib
+import dataclasses
 import logging
+import math
 import os
 import sys
 import threading
@@ -38,8 +40,8 @@ __all__ = [
     "SUCCESS",
     "TRANSFER_DROPOUT",
     "USAGE_ERROR",
+    "Subcommand",
     "UsageError",
-    "add_subcommand",
     "check_inputs_exist",
     "check_output_file",
     "check_output_folder",
@@ -92,6 +94,22 @@ class UsageError(ValueError):
 # --- argument types: argparse turns their ArgumentTypeError into "argument --x: ..." and exit code 2 ---
 
 
+def _argument_type(convert, what, accept):
+    """An argparse type: ``convert(text)``, refused (naming ``what`` and the text) unless ``accept(value)``."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; received {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {what}; received {text}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
 def int_at_least(minimum, maximum=None):
     """An argparse type: an int >= ``minimum`` (and <= ``maximum`` when given).
 
@@ -105,22 +123,12 @@ def int_at_least(minimum, maximum=None):
     ```
     """
     what = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}; received {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(f"must be {what}; received {value}")
-        return value
-
-    parse.__name__ = what
-    return parse
+    return _argument_type(int, what, lambda value: value >= minimum and (maximum is None or value <= maximum))
 
 
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
+_positive_float = _argument_type(float, "a finite number > 0", lambda value: 0 < value < math.inf)
 
 
 def positive_float(text):
@@ -134,13 +142,7 @@ def positive_float(text):
     parser.add_argument("--learning-rate", type=positive_float)
     ```
     """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0; received {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0; received {text}")
-    return value
+    return _positive_float(text)
 
 
 def fraction(low_open=False, high_open=True):
@@ -156,18 +158,8 @@ def fraction(low_open=False, high_open=True):
     ```
     """
     interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
-
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number in {interval}; received {text!r}") from None
-        if value < 0 or value > 1 or (low_open and value == 0) or (high_open and value == 1):
-            raise argparse.ArgumentTypeError(f"must be a number in {interval}; received {text}")
-        return value
-
-    parse.__name__ = f"number in {interval}"
-    return parse
+    return _argument_type(float, f"a number in {interval}", lambda value: (0 < value if low_open else 0 <= value)
+                          and (value < 1 if high_open else value <= 1))
 
 
 def comma_list(text):
@@ -190,27 +182,60 @@ def comma_list(text):
 # --- help ---
 
 
-def add_subcommand(commands, name, *, help, description, examples, parents=()):
-    """Adds subcommand ``name`` whose ``--help`` ends with an ``Examples:`` section.
+@dataclasses.dataclass(frozen=True)
+class Subcommand:
+    """One ``keras-sportsnet`` subcommand: what its ``--help`` says, its arguments, its checks and its handler.
 
-    Args:
-        commands: the ``add_subparsers`` object.
+    Attributes:
         name: str. The subcommand.
-        help: str. One line for ``keras-sportsnet --help``.
-        description: str. What the subcommand does (a paragraph).
-        examples: list of str. Complete command lines; a test runs each one.
-        parents: parent parsers (the shared ``--verbose``).
+        help: str. Its line in ``keras-sportsnet --help``.
+        description: str. What it does (a paragraph of its ``--help``).
+        examples: tuple of str. Complete command lines, shown at the end of
+            its ``--help``; the test suite runs each one.
+        arguments: callable ``(parser, parents)`` that adds its arguments
+            (``parents``: the shared parsers, for nested subcommands).
+        handler: callable ``(args) -> exit code``: the work (imports what it needs).
+        check: callable ``(args)`` or None: usage checks made before anything
+            heavy is imported (raise `UsageError`).
+        needs: tuple of ``"keras"``/``"tensorflow"``: imported, quietly, before the handler.
 
     Example:
     ```python
-    scan = add_subcommand(commands, "scan", help="...", description="...", examples=["keras-sportsnet scan v/"])
+    SCAN = Subcommand("scan", help="probe videos", description="...", examples=("keras-sportsnet scan v/",),
+                      arguments=scan_arguments, handler=scan, check=check_scan, needs=("keras",))
     ```
     """
-    epilog = "Examples:\n" + "\n".join(f"  {line}" for line in examples)
-    return commands.add_parser(
-        name, help=help, description=description, epilog=epilog, parents=list(parents),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+
+    name: str
+    help: str
+    description: str
+    examples: tuple
+    arguments: object
+    handler: object
+    check: object = None
+    needs: tuple = ()
+
+    def add_to(self, commands, parents=()):
+        """Adds this subcommand (its ``--help`` ending with ``Examples:``) to an ``add_subparsers()`` object.
+
+        Args:
+            commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
+            parents: parsers whose arguments every subcommand takes (the shared ``--verbose``).
+
+        Returns:
+            The subcommand's `argparse.ArgumentParser`.
+
+        Example:
+        ```python
+        SCAN.add_to(parser.add_subparsers(), parents=[shared])
+        ```
+        """
+        epilog = "Examples:\n" + "\n".join(f"  {line}" for line in self.examples)
+        parser = commands.add_parser(self.name, help=self.help, description=self.description, epilog=epilog,
+                                     parents=list(parents), formatter_class=argparse.RawDescriptionHelpFormatter)
+        self.arguments(parser, list(parents))
+        parser.set_defaults(handler=self.handler, check=self.check, needs=tuple(self.needs))
+        return parser
 
 
 # --- checks made before any work ---

@@ -11,7 +11,7 @@ from keras_sportsnet.cli.common import SHORT_VIDEO_POLICIES
 from keras_sportsnet.cli.common import SOME_INPUTS_BAD
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
-from keras_sportsnet.cli.common import add_subcommand
+from keras_sportsnet.cli.common import Subcommand
 from keras_sportsnet.cli.common import check_inputs_exist
 from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import check_output_folder
@@ -21,16 +21,16 @@ from keras_sportsnet.cli.common import is_uri
 from keras_sportsnet.cli.common import non_negative_int
 from keras_sportsnet.cli.common import positive_int
 
-__all__ = ["register"]
+__all__ = ["SUBCOMMANDS"]
 
-SCAN_EXAMPLES = [
+SCAN_EXAMPLES = (
     "keras-sportsnet scan my_videos/ --manifest my_videos.manifest.json --min-frames 10",
     "keras-sportsnet scan my_videos/ my_video.mp4 --json scan_report.json --quiet",
-]
-PREPARE_EXAMPLES = [
+)
+PREPARE_EXAMPLES = (
     "keras-sportsnet prepare my_videos/ shards/ --fusion slow --image-size 64 --resize-to 72 --clips-per-video 4",
     "keras-sportsnet prepare my_videos/ shards_host0/ --fusion slow --num-shards 2 --shard-index 0 --workers 1",
-]
+)
 
 
 def _check_scan(args):
@@ -206,86 +206,81 @@ def _prepare(args):
     return SOME_INPUTS_BAD if (index["skipped"] or videos.missing) else SUCCESS
 
 
-def register(commands, parents=()):
-    """Adds the ``scan`` and ``prepare`` subcommand(s) to ``commands``.
+def _scan_arguments(parser, parents):
+    parser.add_argument("paths", nargs="+", help="folders (searched recursively) and/or video files")
+    parser.add_argument("--manifest", help="JSON manifest to reuse and rewrite (unchanged files are not probed again)")
+    parser.add_argument("--min-frames", type=positive_int, default=1, help="report videos with fewer frames as too short")
+    parser.add_argument("--extensions", type=comma_list,
+                        help="comma-separated extensions to pick up in folders (default: common video types)")
+    parser.add_argument("--follow-links", action="store_true", help="descend into symbolic links to folders")
+    parser.add_argument("--workers", type=positive_int, help="probing threads (default: 2 x CPUs, at most 8)")
+    parser.add_argument("--json", help="also write the full report (every video's probe) as JSON to this path")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
 
-    Args:
-        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
-        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
 
-    Example:
-    ```python
-    register(parser.add_subparsers(), parents=[shared])
-    ```
-    """
-    scan = add_subcommand(
-        commands, "scan", parents=parents,
-        help="probe every video, report the bad ones with the reason",
-        description="Probes every video of folders (searched recursively) and files, in parallel, and reports the "
-                    "unreadable, empty, truncated, non-video and too-short ones with the reason. Exit code 1 when "
-                    "a file is bad, 2 when a path does not exist.",
-        examples=SCAN_EXAMPLES)
-    scan.add_argument("paths", nargs="+", help="folders (searched recursively) and/or video files")
-    scan.add_argument("--manifest", help="JSON manifest to reuse and rewrite (unchanged files are not probed again)")
-    scan.add_argument("--min-frames", type=positive_int, default=1, help="report videos with fewer frames as too short")
-    scan.add_argument("--extensions", type=comma_list,
-                      help="comma-separated extensions to pick up in folders (default: common video types)")
-    scan.add_argument("--follow-links", action="store_true", help="descend into symbolic links to folders")
-    scan.add_argument("--workers", type=positive_int, help="probing threads (default: 2 x CPUs, at most 8)")
-    scan.add_argument("--json", help="also write the full report (every video's probe) as JSON to this path")
-    scan.add_argument("--quiet", action="store_true", help="no progress line")
-    scan.set_defaults(handler=_scan, check=_check_scan, needs=("keras",))
-
-    prepare = add_subcommand(
-        commands, "prepare", parents=parents,
-        help="write sampled clips as sharded TFRecord files of JPEG frames",
-        description="Samples clips from a video collection and writes them as sharded TFRecord files of JPEG frames "
-                    "(the path for Sports-1M-sized data; `train --shards` reads them). Resumable: finished files "
-                    "are kept. Exit code 1 when videos were skipped or missing.",
-        examples=PREPARE_EXAMPLES)
-    prepare.add_argument("source", help="folder of class folders, a CSV/TSV list, or the video root of "
-                                        "--ucf101-fold/--sports1m-partition")
-    prepare.add_argument("output", help="output folder (local path or a tf.io.gfile URI such as gs://bucket/dir)")
-    prepare.add_argument("--ucf101-fold", type=int, choices=(1, 2, 3), help="read UCF-101's official split of this fold")
-    prepare.add_argument("--ucf101-subset", default="train", choices=("train", "test"))
-    prepare.add_argument("--sports1m-partition", action="append",
-                         help="a Sports-1M partition file (train_partition.txt ...); repeat to read several")
-    prepare.add_argument("--split", choices=("train", "validation", "test"),
-                         help="keep only this part of a by-video split (the paper's 70/10/20 on Sports-1M)")
-    prepare.add_argument("--split-fractions", type=_fractions, default=(0.7, 0.1, 0.2),
-                         help="train,validation,test fractions of --split (default 0.7,0.1,0.2)")
-    prepare.add_argument("--split-seed", type=int, default=0,
-                         help="seed of --split (a video's part depends only on it and its id)")
-    prepare.add_argument("--fusion", choices=FUSIONS, help="take the clip geometry of this fusion")
-    prepare.add_argument("--resolution", default="full", choices=RESOLUTIONS,
-                         help="with --fusion: full (170) or multires/fovea/context (178)")
-    prepare.add_argument("--num-frames", type=positive_int, help="frames per clip (instead of --fusion)")
-    prepare.add_argument("--frame-stride", type=positive_int, help="gap between clip frames (instead of --fusion)")
-    prepare.add_argument("--image-size", type=positive_int, help="crop the reader makes (default 170, or 178 for multires)")
-    clips = prepare.add_mutually_exclusive_group()
+def _prepare_arguments(parser, parents):
+    parser.add_argument("source", help="folder of class folders, a CSV/TSV list, or the video root of "
+                                       "--ucf101-fold/--sports1m-partition")
+    parser.add_argument("output", help="output folder (local path or a tf.io.gfile URI such as gs://bucket/dir)")
+    parser.add_argument("--ucf101-fold", type=int, choices=(1, 2, 3), help="read UCF-101's official split of this fold")
+    parser.add_argument("--ucf101-subset", default="train", choices=("train", "test"))
+    parser.add_argument("--sports1m-partition", action="append",
+                        help="a Sports-1M partition file (train_partition.txt ...); repeat to read several")
+    parser.add_argument("--split", choices=("train", "validation", "test"),
+                        help="keep only this part of a by-video split (the paper's 70/10/20 on Sports-1M)")
+    parser.add_argument("--split-fractions", type=_fractions, default=(0.7, 0.1, 0.2),
+                        help="train,validation,test fractions of --split (default 0.7,0.1,0.2)")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="seed of --split (a video's part depends only on it and its id)")
+    parser.add_argument("--fusion", choices=FUSIONS, help="take the clip geometry of this fusion")
+    parser.add_argument("--resolution", default="full", choices=RESOLUTIONS,
+                        help="with --fusion: full (170) or multires/fovea/context (178)")
+    parser.add_argument("--num-frames", type=positive_int, help="frames per clip (instead of --fusion)")
+    parser.add_argument("--frame-stride", type=positive_int, help="gap between clip frames (instead of --fusion)")
+    parser.add_argument("--image-size", type=positive_int, help="crop the reader makes (default 170, or 178 for multires)")
+    clips = parser.add_mutually_exclusive_group()
     clips.add_argument("--clips-per-video", type=positive_int, help="exactly this many clips from every video (default 1)")
     clips.add_argument("--max-clips-per-video", type=positive_int,
                        help="up to this many clips per video, as many as fit end to end "
                             "(default 100 with --sports1m-partition)")
-    prepare.add_argument("--sampling", default="random", choices=("random", "uniform"))
-    prepare.add_argument("--resize-to", type=positive_int, default=200,
-                         help="side of the stored square frames (default 200)")
-    prepare.add_argument("--num-files", type=positive_int, help="number of shard files (default: about --clips-per-file clips each)")
-    prepare.add_argument("--clips-per-file", type=positive_int, default=500, help="target clips per shard file (default 500)")
-    prepare.add_argument("--seed", type=int, default=0)
-    prepare.add_argument("--short-video-policy", default="loop", choices=SHORT_VIDEO_POLICIES,
-                         help="videos shorter than a clip (default: loop)")
-    prepare.add_argument("--jpeg-quality", type=int_at_least(1, 100), default=90, help="1..100 (default 90)")
-    prepare.add_argument("--workers", type=positive_int, help="files written at once (default: CPU count)")
-    prepare.add_argument("--parallelism", choices=("processes", "threads"),
-                         help="worker processes (default; decoding is GIL-bound) or threads")
-    prepare.add_argument("--num-shards", type=positive_int, default=1,
-                         help="run as one of this many independent jobs (e.g. hosts), each writing its share of the files")
-    prepare.add_argument("--shard-index", type=non_negative_int, default=0, help="this job's index in [0, --num-shards)")
-    prepare.add_argument("--missing-list",
-                         help="where to write the listed videos not found (default: OUTPUT/missing_videos.txt)")
-    prepare.add_argument("--report",
-                         help="also write a JSON report (counts, skipped and missing videos) to this path or tf.io.gfile URI")
-    prepare.add_argument("--follow-links", action="store_true")
-    prepare.add_argument("--strict", action="store_true", help="fail on the first bad video instead of skipping it")
-    prepare.set_defaults(handler=_prepare, check=_check_prepare_arguments, needs=("keras", "tensorflow"))
+    parser.add_argument("--sampling", default="random", choices=("random", "uniform"))
+    parser.add_argument("--resize-to", type=positive_int, default=200,
+                        help="side of the stored square frames (default 200)")
+    parser.add_argument("--num-files", type=positive_int, help="number of shard files (default: about --clips-per-file clips each)")
+    parser.add_argument("--clips-per-file", type=positive_int, default=500, help="target clips per shard file (default 500)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--short-video-policy", default="loop", choices=SHORT_VIDEO_POLICIES,
+                        help="videos shorter than a clip (default: loop)")
+    parser.add_argument("--jpeg-quality", type=int_at_least(1, 100), default=90, help="1..100 (default 90)")
+    parser.add_argument("--workers", type=positive_int, help="files written at once (default: CPU count)")
+    parser.add_argument("--parallelism", choices=("processes", "threads"),
+                        help="worker processes (default; decoding is GIL-bound) or threads")
+    parser.add_argument("--num-shards", type=positive_int, default=1,
+                        help="run as one of this many independent jobs (e.g. hosts), each writing its share of the files")
+    parser.add_argument("--shard-index", type=non_negative_int, default=0, help="this job's index in [0, --num-shards)")
+    parser.add_argument("--missing-list",
+                        help="where to write the listed videos not found (default: OUTPUT/missing_videos.txt)")
+    parser.add_argument("--report",
+                        help="also write a JSON report (counts, skipped and missing videos) to this path or tf.io.gfile URI")
+    parser.add_argument("--follow-links", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="fail on the first bad video instead of skipping it")
+
+
+SUBCOMMANDS = (
+    Subcommand(
+        "scan",
+        help="probe every video, report the bad ones with the reason",
+        description="Probes every video of folders (searched recursively) and files, in parallel, and reports the "
+                    "unreadable, empty, truncated, non-video and too-short ones with the reason. Exit code 1 when "
+                    "a file is bad, 2 when a path does not exist.",
+        examples=SCAN_EXAMPLES,
+        arguments=_scan_arguments, handler=_scan, check=_check_scan, needs=("keras",)),
+    Subcommand(
+        "prepare",
+        help="write sampled clips as sharded TFRecord files of JPEG frames",
+        description="Samples clips from a video collection and writes them as sharded TFRecord files of JPEG frames "
+                    "(the path for Sports-1M-sized data; `train --shards` reads them). Resumable: finished files "
+                    "are kept. Exit code 1 when videos were skipped or missing.",
+        examples=PREPARE_EXAMPLES,
+        arguments=_prepare_arguments, handler=_prepare, check=_check_prepare_arguments, needs=("keras", "tensorflow")),
+)

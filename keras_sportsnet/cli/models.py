@@ -6,20 +6,20 @@ from keras_sportsnet.cli.common import FUSIONS
 from keras_sportsnet.cli.common import RESOLUTIONS
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
-from keras_sportsnet.cli.common import add_subcommand
+from keras_sportsnet.cli.common import Subcommand
 from keras_sportsnet.cli.common import check_weights
 from keras_sportsnet.cli.common import positive_int
 
-__all__ = ["register"]
+__all__ = ["SUBCOMMANDS"]
 
-PRESETS_EXAMPLES = [
+PRESETS_EXAMPLES = (
     "keras-sportsnet presets",
     "keras-sportsnet presets slow_fusion_synthetic",
-]
-SUMMARY_EXAMPLES = [
+)
+SUMMARY_EXAMPLES = (
     "keras-sportsnet summary --weights slow_fusion_synthetic",
     'keras-sportsnet summary --fusion late --spec "C(16,5,2)-N-P-FC(64)" --classes 10',
-]
+)
 
 
 def _presets(args):
@@ -53,36 +53,31 @@ def _summary(args):
     return SUCCESS
 
 
-def register(commands, parents=()):
-    """Adds the ``presets`` and ``summary`` subcommand(s) to ``commands``.
+def _presets_arguments(parser, parents):
+    parser.add_argument("preset", nargs="?", help="a preset name, hf://org/repo[@revision] or a preset folder")
 
-    Args:
-        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
-        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
 
-    Example:
-    ```python
-    register(parser.add_subparsers(), parents=[shared])
-    ```
-    """
-    presets = add_subcommand(
-        commands, "presets", parents=parents,
+def _summary_arguments(parser, parents):
+    parser.add_argument("--weights", help="preset name, hf:// handle or folder")
+    parser.add_argument("--fusion", default="slow", choices=FUSIONS)
+    parser.add_argument("--resolution", default="full", choices=RESOLUTIONS)
+    parser.add_argument("--spec", help="layer shorthand (default: the paper's)")
+    parser.add_argument("--classes", type=positive_int, default=487)
+
+
+SUBCOMMANDS = (
+    Subcommand(
+        "presets",
         help="list the registered weights presets, or show one's metadata",
         description="Lists the registered presets (name, architecture, dataset, parameters, metrics), or prints the "
                     "metadata of one preset (a name, an hf:// handle or a preset folder).",
-        examples=PRESETS_EXAMPLES)
-    presets.add_argument("preset", nargs="?", help="a preset name, hf://org/repo[@revision] or a preset folder")
-    presets.set_defaults(handler=_presets, check=lambda args: check_weights(args.preset, "preset"), needs=("keras",))
-
-    summary = add_subcommand(
-        commands, "summary", parents=parents,
+        examples=PRESETS_EXAMPLES, arguments=_presets_arguments, handler=_presets,
+        check=lambda args: check_weights(args.preset, "preset"), needs=("keras",)),
+    Subcommand(
+        "summary",
         help="layers, clip, parameters and FLOPs of a model or preset",
         description="Prints the layers, clip geometry, parameter count and analytic FLOPs per clip of a preset "
                     "(--weights) or of an architecture built from the arguments.",
-        examples=SUMMARY_EXAMPLES)
-    summary.add_argument("--weights", help="preset name, hf:// handle or folder")
-    summary.add_argument("--fusion", default="slow", choices=FUSIONS)
-    summary.add_argument("--resolution", default="full", choices=RESOLUTIONS)
-    summary.add_argument("--spec", help="layer shorthand (default: the paper's)")
-    summary.add_argument("--classes", type=positive_int, default=487)
-    summary.set_defaults(handler=_summary, check=lambda args: check_weights(args.weights), needs=("keras",))
+        examples=SUMMARY_EXAMPLES, arguments=_summary_arguments, handler=_summary,
+        check=lambda args: check_weights(args.weights), needs=("keras",)),
+)

@@ -5,7 +5,7 @@ import sys
 
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
-from keras_sportsnet.cli.common import add_subcommand
+from keras_sportsnet.cli.common import Subcommand
 from keras_sportsnet.cli.common import check_inputs_exist
 from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import check_weights
@@ -13,18 +13,18 @@ from keras_sportsnet.cli.common import comma_list
 from keras_sportsnet.cli.common import non_negative_int
 from keras_sportsnet.cli.common import positive_int
 
-__all__ = ["register"]
+__all__ = ["SUBCOMMANDS"]
 
 FIGURE_TYPES = (".png", ".svg", ".pdf")
 
-EXAMPLES = [
+EXAMPLES = (
     "keras-sportsnet plot filters filters.png --weights slow_fusion_synthetic --gif filters.gif",
     "keras-sportsnet plot curves runs/slow curves.png --metrics loss,hit_at_1",
     "keras-sportsnet plot predictions slow.npz strip.png --videos 0,2",
     "keras-sportsnet plot confusion slow.npz confusion.png --highlight 3",
     "keras-sportsnet plot views slow.npz views.png",
     'keras-sportsnet plot ap-difference slow.npz single.npz table2.png --names "Slow Fusion,Single-Frame"',
-]
+)
 
 
 def _indices(text):
@@ -98,26 +98,8 @@ def _on_scores(kinds, name, help, parents):
     return parser
 
 
-def register(commands, parents=()):
-    """Adds the ``plot`` subcommand(s) to ``commands``.
-
-    Args:
-        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
-        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
-
-    Example:
-    ```python
-    register(parser.add_subparsers(), parents=[shared])
-    ```
-    """
-    parents = list(parents)
-    plot = add_subcommand(
-        commands, "plot", parents=parents,
-        help="draw a figure: first-layer filters, training curves, predictions, confusion, views, Table 2",
-        description="Figures of keras_sportsnet.visualization, saved as PNG, SVG or PDF (by the extension). "
-                    "`keras-sportsnet plot KIND --help` describes each kind.",
-        examples=EXAMPLES)
-    kinds = plot.add_subparsers(dest="kind", metavar="KIND", required=True)
+def _plot_arguments(parser, parents):
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
 
     filters = kinds.add_parser("filters", help="a preset's first-layer filters (the paper's Figure 3)",
                                description="A preset's first-layer filters (the paper's Figure 3).", parents=parents)
@@ -153,4 +135,14 @@ def register(commands, parents=()):
     difference.add_argument("output", help="figure file")
     difference.add_argument("--names", type=_two_names, default=["A", "B"], help="the two models' names, comma-separated")
     difference.add_argument("--top", type=positive_int, default=10, help="classes per side")
-    plot.set_defaults(handler=_plot, check=_check_plot, needs=("keras",))
+
+
+SUBCOMMANDS = (
+    Subcommand(
+        "plot",
+        help="draw a figure: first-layer filters, training curves, predictions, confusion, views, Table 2",
+        description="Figures of keras_sportsnet.visualization, saved as PNG, SVG or PDF (by the extension). "
+                    "`keras-sportsnet plot KIND --help` describes each kind.",
+        examples=EXAMPLES,
+        arguments=_plot_arguments, handler=_plot, check=_check_plot, needs=("keras",)),
+)

@@ -12,7 +12,7 @@ from keras_sportsnet.cli.common import SOME_INPUTS_BAD
 from keras_sportsnet.cli.common import TRANSFER_DROPOUT
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
-from keras_sportsnet.cli.common import add_subcommand
+from keras_sportsnet.cli.common import Subcommand
 from keras_sportsnet.cli.common import check_inputs_exist
 from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import check_output_folder
@@ -23,31 +23,31 @@ from keras_sportsnet.cli.common import is_uri
 from keras_sportsnet.cli.common import positive_float
 from keras_sportsnet.cli.common import positive_int
 
-__all__ = ["register"]
+__all__ = ["SUBCOMMANDS"]
 
 DEFAULT_PRESET = "slow_fusion_synthetic"  # keras_sportsnet.workflows.DEFAULT_PRESET (not imported: it is light, this is lighter)
 DEMO_CLASS = "gym_roll_fast"
 SMALL_SPEC = "C(16,5,2)-N-P-C(32,3,1)-P-FC(64)"
 
-PREDICT_EXAMPLES = [
+PREDICT_EXAMPLES = (
     "keras-sportsnet predict --demo",
     "keras-sportsnet predict my_video.mp4 --weights slow_fusion_synthetic --top 3 --json predictions.json",
     "keras-sportsnet predict my_videos/ --weights runs/slow/preset --clips 4 --plot predictions.png",
-]
-TRAIN_EXAMPLES = [
+)
+TRAIN_EXAMPLES = (
     # tests/training/test_training_convergence.py checks that this one converges on real and embedded videos.
     'keras-sportsnet train my_videos/ --fusion slow --spec "C(16,5,2)-N-P-FC(64)" --run-dir runs/slow --epochs 8',
     f'keras-sportsnet train --shards shards/ --classes 2 --fusion slow --spec "{SMALL_SPEC}" --image-size 64 '
     "--resize-to 72 --run-dir runs/slow_shards --epochs 3",
-]
-EVALUATE_EXAMPLES = [
+)
+EVALUATE_EXAMPLES = (
     "keras-sportsnet evaluate test_videos/ --weights runs/slow/preset --scores runs/slow/test.npz --json metrics.json",
     "keras-sportsnet evaluate synthetic_test/ --weights slow_fusion_synthetic --clips 4 --views 2 --scores slow.npz",
     "keras-sportsnet evaluate synthetic_test/ --weights single_frame_synthetic --clips 4 --views 2 --scores single.npz",
-]
-TRANSFER_EXAMPLES = [
+)
+TRANSFER_EXAMPLES = (
     "keras-sportsnet transfer new_task/ --weights runs/slow/preset --regime top3 --run-dir runs/new_top3 --epochs 5",
-]
+)
 
 
 # --- predict ---
@@ -261,97 +261,96 @@ def _add_training_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
 
 
-def register(commands, parents=()):
-    """Adds the ``predict``, ``train``, ``evaluate`` and ``transfer`` subcommand(s) to ``commands``.
+def _predict_arguments(parser, parents):
+    parser.add_argument("videos", nargs="*", help="video files and/or folders of videos")
+    parser.add_argument("--demo", action="store_true", help="also classify a sample video made on the spot")
+    parser.add_argument("--weights", default=DEFAULT_PRESET,
+                        help=f"preset name, hf://org/repo[@rev] or preset folder (default: {DEFAULT_PRESET}, shipped)")
+    parser.add_argument("--top", type=positive_int, default=5, help="classes shown per video (default 5)")
+    parser.add_argument("--clips", type=positive_int, help="random clips per video (default: the preset's; 20 in the paper)")
+    parser.add_argument("--views", type=int_at_least(1, 4), help="crops/flips per clip, 1..4 (default: the preset's; 4)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the predictions as JSON")
+    parser.add_argument("--plot", help="also draw the prediction strip (thumbnail + top-k bars) to this .png/.svg/.pdf")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
 
-    Args:
-        commands: the ``add_subparsers()`` object of the ``keras-sportsnet`` parser.
-        parents: parent parsers whose arguments every subcommand takes (the shared ``--verbose``).
 
-    Example:
-    ```python
-    register(parser.add_subparsers(), parents=[shared])
-    ```
-    """
-    predict = add_subcommand(
-        commands, "predict", parents=parents,
+def _train_arguments(parser, parents):
+    parser.add_argument("data", nargs="?", help="folder of class folders: DATA/<class>/<video> (or use --shards)")
+    parser.add_argument("--shards", help="a folder written by `keras-sportsnet prepare`")
+    parser.add_argument("--fusion", default="slow", choices=FUSIONS)
+    parser.add_argument("--resolution", default="full", choices=RESOLUTIONS)
+    parser.add_argument("--spec", help="layer shorthand (default: the paper's network)")
+    parser.add_argument("--image-size", type=positive_int, help="frame size the model reads (default 170, 178 multires)")
+    parser.add_argument("--classes", type=positive_int, help="with --shards: number of classes")
+    parser.add_argument("--clips-per-video", type=positive_int, default=1, help="clips per video and pass (default 1)")
+    parser.add_argument("--dropout", type=fraction(), default=0.0, help="dropout before every FC layer, in [0, 1)")
+    parser.add_argument("--resize-to", type=positive_int,
+                        help="side of the centre square before cropping (default: 200, the paper's; more for crops "
+                             "over 200)")
+    parser.add_argument("--distribute", choices=("auto", "data_parallel", "mirrored", "multi_worker_mirrored", "none"),
+                        help="data-parallel training (keras_sportsnet.distributed.setup): 'auto' = JAX DataParallel "
+                             "over every device of every process (KERAS_DISTRIBUTION_* or SLURM say who is who), or TF "
+                             "MirroredStrategy over the local GPUs; --batch-size is then the global batch")
+    parser.add_argument("--input-sharding", choices=("global", "per_process"), default="global",
+                        help="with --distribute and several processes: 'per_process' = each process reads its own "
+                             "--shards files (recommended on many hosts); 'global' = each reads all, keeps its part")
+    _add_training_arguments(parser)
+
+
+def _evaluate_arguments(parser, parents):
+    parser.add_argument("data", help="folder of class folders")
+    parser.add_argument("--weights", required=True, help="preset name, hf://org/repo[@rev] or preset folder")
+    parser.add_argument("--clips", type=positive_int, help="random clips per video (default: the preset's; 20)")
+    parser.add_argument("--views", type=int_at_least(1, 4), help="crops/flips per clip, 1..4 (default: the preset's; 4)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="views per model call (default 32)")
+    parser.add_argument("--scores", help="save the per-view scores here (.npz) to re-score or plot later")
+    parser.add_argument("--groups", help="'ucf101' or a JSON file {group: [class names]} for per-group mAP")
+    parser.add_argument("--json", help="also write the metrics as JSON")
+
+
+def _transfer_arguments(parser, parents):
+    parser.add_argument("data", help="folder of class folders of the new task")
+    parser.add_argument("--weights", required=True, help="the trained model: preset name, hf:// handle or folder")
+    parser.add_argument("--regime", default="top3", choices=REGIMES)
+    parser.add_argument("--dropout", type=fraction(), default=TRANSFER_DROPOUT,
+                        help=f"dropout before every trained layer, in [0, 1) (default {TRANSFER_DROPOUT}; the "
+                             "paper's 0.9 diverges on small sets)")
+    parser.add_argument("--resize-to", type=positive_int, help="centre-square side before cropping (default: the preset's)")
+    _add_training_arguments(parser)
+
+
+SUBCOMMANDS = (
+    Subcommand(
+        "predict",
         help="classify videos: top-5 with class names",
         description="Classifies each video (files, or folders searched recursively) with a preset: the top classes "
                     "with their probabilities, averaged over random clips and views (the paper's protocol; the "
                     "preset's settings unless --clips/--views). Exit code 1 when a video could not be classified.",
-        examples=PREDICT_EXAMPLES)
-    predict.add_argument("videos", nargs="*", help="video files and/or folders of videos")
-    predict.add_argument("--demo", action="store_true", help="also classify a sample video made on the spot")
-    predict.add_argument("--weights", default=DEFAULT_PRESET,
-                         help=f"preset name, hf://org/repo[@rev] or preset folder (default: {DEFAULT_PRESET}, shipped)")
-    predict.add_argument("--top", type=positive_int, default=5, help="classes shown per video (default 5)")
-    predict.add_argument("--clips", type=positive_int, help="random clips per video (default: the preset's; 20 in the paper)")
-    predict.add_argument("--views", type=int_at_least(1, 4), help="crops/flips per clip, 1..4 (default: the preset's; 4)")
-    predict.add_argument("--seed", type=int, default=0)
-    predict.add_argument("--json", help="also write the predictions as JSON")
-    predict.add_argument("--plot", help="also draw the prediction strip (thumbnail + top-k bars) to this .png/.svg/.pdf")
-    predict.add_argument("--quiet", action="store_true", help="no progress line")
-    predict.set_defaults(handler=_predict, check=_check_predict, needs=("keras",))
-
-    train = add_subcommand(
-        commands, "train", parents=parents,
+        examples=PREDICT_EXAMPLES,
+        arguments=_predict_arguments, handler=_predict, check=_check_predict, needs=("keras",)),
+    Subcommand(
+        "train",
         help="train a model with the paper's recipe (resumable); writes a preset",
         description="Trains a model on a folder of class folders (or on --shards) with the paper's recipe, "
                     "checkpointing every epoch (run it again to resume), and writes RUN_DIR/preset with the best "
                     "weights. A run whose loss diverges stops without writing a preset (exit code 1).",
-        examples=TRAIN_EXAMPLES)
-    train.add_argument("data", nargs="?", help="folder of class folders: DATA/<class>/<video> (or use --shards)")
-    train.add_argument("--shards", help="a folder written by `keras-sportsnet prepare`")
-    train.add_argument("--fusion", default="slow", choices=FUSIONS)
-    train.add_argument("--resolution", default="full", choices=RESOLUTIONS)
-    train.add_argument("--spec", help="layer shorthand (default: the paper's network)")
-    train.add_argument("--image-size", type=positive_int, help="frame size the model reads (default 170, 178 multires)")
-    train.add_argument("--classes", type=positive_int, help="with --shards: number of classes")
-    train.add_argument("--clips-per-video", type=positive_int, default=1, help="clips per video and pass (default 1)")
-    train.add_argument("--dropout", type=fraction(), default=0.0, help="dropout before every FC layer, in [0, 1)")
-    train.add_argument("--resize-to", type=positive_int,
-                       help="side of the centre square before cropping (default: 200, the paper's; more for crops "
-                            "over 200)")
-    train.add_argument("--distribute", choices=("auto", "data_parallel", "mirrored", "multi_worker_mirrored", "none"),
-                       help="data-parallel training (keras_sportsnet.distributed.setup): 'auto' = JAX DataParallel "
-                            "over every device of every process (KERAS_DISTRIBUTION_* or SLURM say who is who), or TF "
-                            "MirroredStrategy over the local GPUs; --batch-size is then the global batch")
-    train.add_argument("--input-sharding", choices=("global", "per_process"), default="global",
-                       help="with --distribute and several processes: 'per_process' = each process reads its own "
-                            "--shards files (recommended on many hosts); 'global' = each reads all, keeps its part")
-    _add_training_arguments(train)
-    train.set_defaults(handler=_train, check=_check_train, needs=("keras", "tensorflow"))
-
-    evaluate = add_subcommand(
-        commands, "evaluate", parents=parents,
+        examples=TRAIN_EXAMPLES,
+        arguments=_train_arguments, handler=_train, check=_check_train, needs=("keras", "tensorflow")),
+    Subcommand(
+        "evaluate",
         help="the paper's video-level evaluation (20 clips x 4 views)",
         description="Evaluates a preset on a folder of class folders with the paper's video-level protocol: Clip "
                     "Hit@1, Video Hit@1/5, mAP, and accuracy vs clips and views (no re-run). Exit code 1 when "
                     "videos were left out.",
-        examples=EVALUATE_EXAMPLES)
-    evaluate.add_argument("data", help="folder of class folders")
-    evaluate.add_argument("--weights", required=True, help="preset name, hf://org/repo[@rev] or preset folder")
-    evaluate.add_argument("--clips", type=positive_int, help="random clips per video (default: the preset's; 20)")
-    evaluate.add_argument("--views", type=int_at_least(1, 4), help="crops/flips per clip, 1..4 (default: the preset's; 4)")
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--batch-size", type=positive_int, default=32, help="views per model call (default 32)")
-    evaluate.add_argument("--scores", help="save the per-view scores here (.npz) to re-score or plot later")
-    evaluate.add_argument("--groups", help="'ucf101' or a JSON file {group: [class names]} for per-group mAP")
-    evaluate.add_argument("--json", help="also write the metrics as JSON")
-    evaluate.set_defaults(handler=_evaluate, check=_check_evaluate, needs=("keras", "tensorflow"))
-
-    transfer = add_subcommand(
-        commands, "transfer", parents=parents,
+        examples=EVALUATE_EXAMPLES,
+        arguments=_evaluate_arguments, handler=_evaluate, check=_check_evaluate, needs=("keras", "tensorflow")),
+    Subcommand(
+        "transfer",
         help="fine-tune a trained model on new classes (the paper's regimes)",
         description="Fine-tunes a trained preset on the classes of a new folder: the top layer, the top 3 layers, "
                     "all layers, or the same network from scratch (Sec. 4.2); writes RUN_DIR/preset.",
-        examples=TRANSFER_EXAMPLES)
-    transfer.add_argument("data", help="folder of class folders of the new task")
-    transfer.add_argument("--weights", required=True, help="the trained model: preset name, hf:// handle or folder")
-    transfer.add_argument("--regime", default="top3", choices=REGIMES)
-    transfer.add_argument("--dropout", type=fraction(), default=TRANSFER_DROPOUT,
-                          help=f"dropout before every trained layer, in [0, 1) (default {TRANSFER_DROPOUT}; the "
-                               "paper's 0.9 diverges on small sets)")
-    transfer.add_argument("--resize-to", type=positive_int, help="centre-square side before cropping (default: the preset's)")
-    _add_training_arguments(transfer)
-    transfer.set_defaults(handler=_transfer, check=_check_transfer, needs=("keras", "tensorflow"))
+        examples=TRANSFER_EXAMPLES,
+        arguments=_transfer_arguments, handler=_transfer, check=_check_transfer, needs=("keras", "tensorflow")),
+)

@@ -143,13 +143,22 @@ def test_the_filter_drops_native_start_up_lines_of_this_process_and_of_its_child
     assert "shown with --verbose" in capfd.readouterr().err
 
 
+def with_handler(monkeypatch, module, name, handler):
+    """Swaps the handler of subcommand ``name`` of ``module.SUBCOMMANDS`` (checks and imports stay)."""
+    import dataclasses
+
+    monkeypatch.setattr(module, "SUBCOMMANDS", tuple(
+        dataclasses.replace(subcommand, handler=handler) if subcommand.name == name else subcommand
+        for subcommand in module.SUBCOMMANDS))
+
+
 def test_an_unexpected_exception_is_reported_as_a_bug_with_exit_code_70(monkeypatch, capsys):
     from keras_sportsnet.cli import models
 
     def broken(args):
         raise KeyError("boom")
 
-    monkeypatch.setattr(models, "_presets", broken)
+    with_handler(monkeypatch, models, "presets", broken)
     assert main(["presets"]) == 70
     error = capsys.readouterr().err
     assert "Traceback" in error and "internal error (KeyError): this is a bug" in error
@@ -161,7 +170,7 @@ def test_ctrl_c_in_a_subcommand_is_exit_code_130_and_one_line(monkeypatch, capsy
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(models, "_presets", interrupted)
+    with_handler(monkeypatch, models, "presets", interrupted)
     assert main(["presets"]) == 130
     assert capsys.readouterr().err == "keras-sportsnet presets: interrupted\n"
 
