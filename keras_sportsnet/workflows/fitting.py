@@ -282,6 +282,7 @@ def transfer(
     regime="top3",
     dropout=None,
     resize_to=None,
+    metadata=None,
     **train_kwargs,
 ):
     """Fine-tunes a trained model on the classes of ``data`` (the paper's regimes) and writes a preset.
@@ -296,6 +297,9 @@ def transfer(
         dropout: float in [0, 1) or None (the library's default,
             `keras_sportsnet.training.DEFAULT_TRANSFER_DROPOUT`: 0.5).
         resize_to: int or None (default: the source's preprocessor's: what it was trained on).
+        metadata: dict or None. Merged into the preset's metadata (``name``,
+            ``description``...; the regime, dropout and source are added to
+            ``training``).
         **train_kwargs: passed to `train_and_save` (``validation_split``,
             ``steps_per_epoch``, ``recipe``, ``seed``, ``verbose`` ...).
 
@@ -323,7 +327,8 @@ def transfer(
         from keras_sportsnet.training import DEFAULT_TRANSFER_DROPOUT as dropout
     # The new model keeps the source's preprocessor: clips made as the source was trained on.
     model = transfer_model(loaded.model, len(names), regime=regime, dropout=dropout, class_names=names)
-    metadata = {"training": {"transfer_from": loaded.source or getattr(loaded.model, "name", None), "regime": regime,
-                             "dropout": dropout}}
+    metadata = dict(metadata or {})
+    metadata["training"] = {**(metadata.get("training") or {}), "regime": regime, "dropout": dropout,
+                            "transfer_from": loaded.source or getattr(loaded.model, "name", None)}
     return train_and_save(model, data, run_dir=run_dir, epochs=epochs, resize_to=resize_to, class_names=names,
                           metadata=metadata, **train_kwargs)

@@ -90,3 +90,20 @@ def test_the_cli_exits_1_when_training_stopped(monkeypatch, tmp_path, capsys):
     assert captured.err.strip().splitlines()[-1] == ("No preset written: training diverged at epoch 1 (see above). "
                                                      "Try a lower --learning-rate (now 0.5) in a new --run-dir.")
     assert not os.path.exists(tmp_path / "run" / "preset")
+
+
+def test_transfer_keeps_the_sources_preprocessor_and_records_the_regime(monkeypatch, tmp_path):
+    import json
+
+    import keras_sportsnet.training
+
+    monkeypatch.setattr(keras_sportsnet.training, "train", fake_train(
+        {"history": [{"loss": 1.0}], "best": 0.5, "best_epoch": 1, "best_weights": None}))
+    source = tiny_model()
+    source.preprocessor = type(source.preprocessor).from_config({**source.preprocessor.get_config(), "resize_to": 48})
+    outcome = workflows.transfer(source, FakeDataset(), validation_data=FakeDataset(), run_dir=str(tmp_path / "run"),
+                                 epochs=1, regime="top", metadata={"name": "my transfer"})
+    assert outcome.model.class_names == ["a", "b"] and outcome.model.preprocessor.resize_to == 48
+    metadata = json.load(open(os.path.join(outcome.preset, "metadata.json")))
+    assert metadata["name"] == "my transfer" and metadata["training"]["regime"] == "top"
+    assert metadata["training"]["dropout"] == 0.5 and metadata["evaluation"]["protocol"]["resize_to"] == 48
