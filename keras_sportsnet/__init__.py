@@ -48,10 +48,12 @@ _EXPORTS = {
     "SportsNetBackbone": "keras_sportsnet.models",
     "SportsNetVideoClassifier": "keras_sportsnet.models",
     "build_model": "keras_sportsnet.models",
+    "export_model": "keras_sportsnet.models",
     "from_preset": "keras_sportsnet.models",
     "inflate_weights": "keras_sportsnet.models",
     "save_preset": "keras_sportsnet.models",
     "PresetError": "keras_sportsnet.presets",
+    "UnverifiedPresetWarning": "keras_sportsnet.presets",
     "list_presets": "keras_sportsnet.presets",
     "upload_preset": "keras_sportsnet.presets",
     "PAPER_SPEC": "keras_sportsnet.spec",
@@ -60,6 +62,7 @@ _EXPORTS = {
     "decode_predictions": "keras_sportsnet.evaluation",
     "evaluate_videos": "keras_sportsnet.evaluation",
     "predict_video": "keras_sportsnet.evaluation",
+    "VideoPrediction": "keras_sportsnet.evaluation",
 }
 _SUBPACKAGES = (
     "data", "datasets", "distributed", "evaluation", "training", "transforms", "visualization", "workflows",

@@ -273,7 +273,13 @@ def _run_threads(tasks, workers, done):
 def _run_processes(tasks, workers, done):
     """Runs the tasks in worker processes that die with this one; Ctrl-C stops them without their tracebacks."""
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, initializer=_worker_start, initargs=(os.getpid(),))
+    # A spawned worker spends seconds importing before its initializer runs; an ignored SIGINT survives exec,
+    # so workers started while the parent ignores it never print a KeyboardInterrupt from inside an import.
+    previous = _ignore_sigint()
+    try:
+        pool = context.Pool(workers, initializer=_worker_start, initargs=(os.getpid(),))
+    finally:
+        _restore_sigint(previous)
     try:
         for file, record in pool.imap_unordered(_write_shard_task, tasks):
             done(file, record)
@@ -283,6 +289,18 @@ def _run_processes(tasks, workers, done):
         raise
     pool.close()
     pool.join()
+
+
+def _ignore_sigint():
+    """Ignores SIGINT in this process if it is the main thread (else signals cannot be set); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _restore_sigint(previous):
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _write_shard_task(task):
