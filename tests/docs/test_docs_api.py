@@ -86,3 +86,15 @@ def test_every_dotted_package_path_exists(name):
         text = handle.read()
     missing = sorted({dotted.rstrip(".") for dotted in DOTTED.findall(text) if not resolves(dotted.rstrip("."))})
     assert not missing, f"{name} names what the package does not have: {missing}"
+
+
+REPOSITORY_PATH = re.compile(r"(?<![\w./-])((?:tests|benchmarks|keras_sportsnet|docs|notebooks|\.ci)/[\w./-]*\w\.(?:py|md|sh|ipynb|json|yml|toml))\b")
+
+
+@pytest.mark.parametrize("name", documents())
+def test_every_repository_file_named_exists(name):
+    """E.g. `tests/test_distributed.py` after the tests moved to `tests/distributed/`: a page naming it fails here."""
+    with open(os.path.join(ROOT, name), encoding="utf-8") as handle:
+        text = handle.read()
+    missing = sorted({path for path in REPOSITORY_PATH.findall(text) if not os.path.exists(os.path.join(ROOT, path))})
+    assert not missing, f"{name} names files the repository does not have: {missing}"
