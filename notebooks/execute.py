@@ -10,7 +10,7 @@ kernel Jupyter has registered does not matter), with a temporary folder as
 its working directory, so nothing is written into the repository except the
 notebooks themselves. The repository root is put on the kernel's
 ``PYTHONPATH``, so the checkout's keras_sportsnet is the one imported.
-tests/test_notebooks.py uses the same functions.
+tests/notebooks/test_notebooks.py uses the same functions.
 """
 
 import argparse
