@@ -54,9 +54,14 @@ def kernel_manager():
 
 
 def kernel_environment():
-    """The kernel's environment: this one, with the repository first on PYTHONPATH and quiet TensorFlow logs."""
+    """The kernel's environment: this one, with the repository first on PYTHONPATH and quiet TensorFlow logs.
+
+    The interpreter's own scripts folder goes first on PATH, so a ``!keras-sportsnet ...`` cell runs this
+    interpreter's command line (an environment used without activating it would otherwise find another one, or none).
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([REPO_ROOT, *filter(None, [env.get("PYTHONPATH")])])
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), *filter(None, [env.get("PATH")])])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.pop("MPLBACKEND", None)  # the kernel's inline backend draws the figures into the outputs
     return env
