@@ -7,10 +7,11 @@ variable (momentum, iteration count, learning rate, dropout RNG states) and
 the learning-rate schedule's state; a keras_sportsnet `VideoDataset` feeds
 training through ``dataset.as_tf_dataset(start_step)``, whose batches are a
 pure function of the seed and the step, and validates epoch ``e`` on
-``dataset.one_pass(e)``, a pure function of the seed and the epoch. (Keras'
-own `BackupAndRestore` replays a partly done epoch with a new data order;
-short *virtual* epochs, set with ``steps_per_epoch``, make the resume
-granularity as fine as you like.)
+``dataset.one_pass(e)`` (the dataset's own ``validation_callback``), a
+pure function of the seed and the epoch. (Keras' own `BackupAndRestore`
+replays a partly done epoch with a new data order; short *virtual* epochs,
+set with ``steps_per_epoch``, make the resume granularity as fine as you
+like.)
 
 A run whose loss becomes non-finite or explodes is stopped by a
 `DivergenceGuard` (``on_divergence="stop"``): the diverged epoch is not
@@ -188,30 +189,6 @@ class DivergenceGuard(keras.callbacks.Callback):
             print(message, file=sys.stderr, flush=True)
 
 
-class _Validation(keras.callbacks.Callback):
-    """Evaluates the validation data at the end of every epoch and adds ``val_*`` to the epoch's logs.
-
-    A keras_sportsnet `VideoDataset` (anything with ``one_pass``) is scored on
-    ``one_pass(epoch)`` (0-based): the same clips for the same epoch, resumed
-    or not. Other data (a `tf.data.Dataset`, arrays) is used as is. Runs
-    before the callbacks that read ``val_*`` (schedule, checkpoint, logs).
-    """
-
-    def __init__(self, data, *, steps, guard):
-        super().__init__()
-        self.data, self.steps, self.guard = data, steps, guard
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None or self.guard.stopping:
-            return  # a diverged epoch is not committed: nothing to score
-        data = self.data.one_pass(epoch) if hasattr(self.data, "one_pass") else self.data
-        if isinstance(data, tuple):
-            results = self.model.evaluate(*data, steps=self.steps, verbose=0, return_dict=True)
-        else:
-            results = self.model.evaluate(data, steps=self.steps, verbose=0, return_dict=True)
-        logs.update({f"val_{name}": float(value) for name, value in results.items()})
-
-
 class _ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
     """`ReduceLROnPlateau` whose counters can be restored from ``state.json`` (its ``on_train_begin`` resets them).
 
@@ -385,8 +362,10 @@ def train(
             at the epoch boundary, but its data order is its own: a warning
             says so).
         validation_data: None, a `VideoDataset` (epoch ``e``, 0-based, is
-            scored on ``one_pass(e)``: the same clips whether the run was
-            resumed or not) or a `tf.data.Dataset` (used as is every epoch).
+            scored on ``one_pass(e)`` by its ``validation_callback``: the same
+            clips whether the run was resumed or not), or anything Keras'
+            ``fit(validation_data=...)`` takes (a `tf.data.Dataset`, a tuple
+            of arrays: used as is every epoch).
             The recipe's ``monitor`` (``val_hit_at_1``) needs it.
         run_dir: str. Folder for checkpoints, best weights, logs. Created if needed.
         epochs: int >= 1. Total epochs (a resumed run continues up to it).
@@ -525,8 +504,13 @@ def _train(*, model, train_data, validation_data, run_dir, epochs, steps_per_epo
     chain = [guard]
     # A VideoDataset whose decode failure stopped it (on_error="raise") ends fit; check_failures raises it below.
     chain += [data.callback() for data in (train_data, validation_data) if hasattr(data, "callback")]
-    if validation_data is not None:
-        chain.append(_Validation(validation_data, steps=validation_steps, guard=guard))
+    validation = {}
+    if hasattr(validation_data, "validation_callback"):
+        # A VideoDataset scores its pass e after epoch e (exact across resumes): its own callback, first among
+        # those that read val_* (schedule, checkpoint, logs).
+        chain.append(validation_data.validation_callback(steps=validation_steps))
+    elif validation_data is not None:
+        validation = {"validation_data": validation_data, "validation_steps": validation_steps}  # Keras' own
     chain += [plateau, checkpoint]
     if tensorboard and is_chief:
         chain.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")))
@@ -544,6 +528,7 @@ def _train(*, model, train_data, validation_data, run_dir, epochs, steps_per_epo
             callbacks=chain,
             verbose=verbose,
             shuffle=False,  # the data's order is the dataset's own (seeded), never Keras'
+            **validation,
         )
     for data in (train_data, validation_data):
         if hasattr(data, "check_failures"):

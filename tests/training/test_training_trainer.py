@@ -219,6 +219,16 @@ class _FakeVideoDataset:
         self.calls.append(("one_pass", index))
         return self._data
 
+    stopped = False
+
+    def callback(self):
+        return keras.callbacks.Callback()
+
+    def validation_callback(self, steps=None):
+        """The dataset's own implementation (the trainer has none of its own), run on this fake."""
+        self.calls.append(("validation_callback", steps))
+        return ksn.data.VideoDataset.validation_callback(self, steps)
+
     def check_model(self, model):
         self.calls.append(("check_model", model.num_classes))
         if model.num_classes != self.num_classes:
@@ -228,21 +238,29 @@ class _FakeVideoDataset:
 def test_video_dataset_validation_scores_one_pass_per_epoch_and_resumes_at_the_step(tmp_path):
     train_data, val = _FakeVideoDataset(), _FakeVideoDataset()
     result = _train(_tiny_model(), train_data, tmp_path / "run", epochs=2, validation_data=val)
-    assert val.calls == [("check_model", 3), ("one_pass", 0), ("one_pass", 1)]
+    assert val.calls == [("check_model", 3), ("validation_callback", None), ("one_pass", 0), ("one_pass", 1)]
     assert train_data.calls == [("check_model", 3), ("as_tf_dataset", 0)]
     assert "val_hit_at_1" in result["history"][1] and result["monitor"] == "val_hit_at_1"
     train_data.calls, val.calls = [], []
-    _train(_tiny_model(), train_data, tmp_path / "run", epochs=4, validation_data=val)
-    assert train_data.calls[-1] == ("as_tf_dataset", 2 * 3) and val.calls[1:] == [("one_pass", 2), ("one_pass", 3)]
+    _train(_tiny_model(), train_data, tmp_path / "run", epochs=4, validation_data=val, validation_steps=2)
+    assert train_data.calls[-1] == ("as_tf_dataset", 2 * 3)
+    assert val.calls[1:] == [("validation_callback", 2), ("one_pass", 2), ("one_pass", 3)]
     with pytest.raises(ValueError, match="model has 5 classes, the data 3"):
         _train(_tiny_model(5), train_data, tmp_path / "other", epochs=1, validation_data=val)
     assert not os.path.exists(tmp_path / "other" / "state.json")
 
 
-def test_plain_tf_data_validation_is_used_as_is(tmp_path):
-    result = _train(_tiny_model(), _arrays(), tmp_path / "run", epochs=2, validation_data=_arrays(8, seed=1))
+def test_plain_tf_data_or_array_validation_is_used_as_is(tmp_path):
+    model, val = _tiny_model(), _arrays(8, seed=1)
+    result = _train(model, _arrays(), tmp_path / "run", epochs=2, validation_data=val)
     assert [sorted(k for k in row if k.startswith("val_")) for row in result["history"]] == [
         ["val_hit_at_1", "val_loss"]] * 2
+    np.testing.assert_allclose(result["history"][-1]["val_loss"], model.evaluate(val, verbose=0)[0], rtol=1e-5)
+    clips, labels = (np.concatenate(part) for part in zip(*val.as_numpy_iterator()))
+    arrays = _train(model, _arrays(), tmp_path / "arrays", epochs=1, validation_data=(clips, labels),
+                    validation_steps=1, compile=False)
+    np.testing.assert_allclose(arrays["history"][0]["val_loss"], model.evaluate(clips, labels, verbose=0)[0],
+                               rtol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------- the run folder
