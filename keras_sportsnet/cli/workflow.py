@@ -83,7 +83,8 @@ def _predict(args):
         videos = list(args.videos)
         if args.demo:
             path, true_class = stack.enter_context(_demo_video())
-            print(f"sample video (a synthetic-sports clip of class {true_class!r}): {path}", file=sys.stderr)
+            print(f"sample video (a synthetic-sports clip of class {true_class!r}, in a private temporary folder "
+                  f"removed when this command ends): {path}", file=sys.stderr)
             videos.append(path)
         outcome = workflows.predict(videos, model=args.weights, top_k=args.top, clips_per_video=args.clips,
                                     views=args.views, seed=args.seed, keep_scores=bool(args.plot),

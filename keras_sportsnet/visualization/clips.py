@@ -5,6 +5,8 @@ import numpy as np
 from keras_sportsnet.utils.checks import check_class_names, check_positive_int
 from keras_sportsnet.visualization.figures import as_image, finish, new_figure, short_name
 
+__all__ = ["plot_clip_montage", "take_clips"]
+
 
 def take_clips(data, count):
     """Up to ``count`` clips and their labels from an array or a dataset.

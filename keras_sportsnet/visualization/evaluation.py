@@ -10,6 +10,8 @@ import numpy as np
 from keras_sportsnet.utils.checks import check_class_names, check_positive_int
 from keras_sportsnet.visualization.figures import finish, new_figure, short_name
 
+__all__ = ["plot_accuracy_vs_views", "plot_confusion_matrix", "plot_per_class_ap_difference"]
+
 MODEL_COLOURS = ("#1f77b4", "#ff7f0e")
 """Bars of classes where the first (blue) or the second (orange) model is better."""
 HIGHLIGHT_COLOUR = "#d62728"

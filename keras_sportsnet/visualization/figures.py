@@ -15,6 +15,8 @@ from matplotlib.figure import Figure  # keras imports matplotlib already: no imp
 
 from keras_sportsnet.utils.checks import check_choice
 
+__all__ = ["as_image", "finish", "new_figure", "save_figure", "short_name"]
+
 FORMATS = ("png", "svg", "pdf")
 CORRECT_COLOUR = "#2ca02c"
 """Bars and marks of correct predictions (green, as in the paper's Figure 4)."""

@@ -15,6 +15,8 @@ import numpy as np
 from keras_sportsnet.utils.checks import check_choice, check_positive_int
 from keras_sportsnet.visualization.figures import finish, new_figure
 
+__all__ = ["animate_first_layer_filters", "first_layer_filters", "plot_first_layer_filters"]
+
 FIRST_CONV = re.compile(r"^(?P<stream>[a-z]+)_(?P<position>\d+)_conv$")
 NORMALIZATIONS = ("filter", "layer")
 

@@ -21,6 +21,8 @@ from keras_sportsnet.visualization.figures import (
     short_name,
 )
 
+__all__ = ["plot_predictions", "plot_video_predictions", "video_thumbnail"]
+
 NEUTRAL_COLOUR = "#7f7f7f"
 """Bars when no ground truth is given."""
 

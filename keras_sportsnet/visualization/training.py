@@ -8,6 +8,8 @@ import numpy as np
 
 from keras_sportsnet.visualization.figures import finish, new_figure
 
+__all__ = ["plot_training_curves", "read_history"]
+
 NOT_CURVES = ("epoch", "seconds")
 """Logged columns that are not curves to plot against the epoch."""
 

@@ -123,7 +123,7 @@ def test_predict_demo_is_quiet_and_renders_into_a_private_folder(tmp_path):
     # ... and nothing but the package's own lines reach stderr: no native log lines, no warnings' source lines.
     noise = [line for line in result.stderr.splitlines() if NATIVE_LOG_LINE.search(line)]
     assert noise == []
-    assert "sample video (a synthetic-sports clip of class 'gym_roll_fast')" in result.stderr
+    assert "sample video (a synthetic-sports clip of class 'gym_roll_fast', in a private temporary folder" in result.stderr
 
 
 def test_a_preset_typo_gets_a_suggestion_before_any_import():

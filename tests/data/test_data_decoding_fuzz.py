@@ -11,7 +11,7 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "fuzz
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0])  # seeds 1-9: `python benchmarks/fuzz_decoding.py --seed N` (benchmarks/README.md)
 def test_320_mutants_of_four_codecs_decode_exactly_or_raise_video_error(tmp_path, seed):
     """Every mutant reads exactly or raises VideoError naming it: no wrong frame, other exception, crash or hang."""
     report = str(tmp_path / "fuzz.json")
