@@ -10,7 +10,7 @@ kernel Jupyter has registered does not matter), with a temporary folder as
 its working directory, so nothing is written into the repository except the
 notebooks themselves. The repository root is put on the kernel's
 ``PYTHONPATH``, so the checkout's keras_sportsnet is the one imported.
-tests/test_notebooks.py uses the same functions.
+tests/notebooks/test_notebooks.py uses the same functions.
 """
 
 import argparse
@@ -54,9 +54,14 @@ def kernel_manager():
 
 
 def kernel_environment():
-    """The kernel's environment: this one, with the repository first on PYTHONPATH and quiet TensorFlow logs."""
+    """The kernel's environment: this one, with the repository first on PYTHONPATH and quiet TensorFlow logs.
+
+    The interpreter's own scripts folder goes first on PATH, so a ``!keras-sportsnet ...`` cell runs this
+    interpreter's command line (an environment used without activating it would otherwise find another one, or none).
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([REPO_ROOT, *filter(None, [env.get("PYTHONPATH")])])
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), *filter(None, [env.get("PATH")])])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.pop("MPLBACKEND", None)  # the kernel's inline backend draws the figures into the outputs
     return env

@@ -7,8 +7,10 @@
   decoder, ``(batch, frames, H, W, 3)`` of any frame size (or of ``frame_size``),
   and runs ``model.preprocessor`` inside the signature; endpoint
   ``serve_preprocessed`` takes float32 clips of the model's frame size. Load with
-  ``tf.saved_model.load(path).serve(clips)``.
-- ``"onnx"``: one input, float32 clips of the model's frame size; with
+  ``loaded = tf.saved_model.load(path)``, then call ``loaded.serve(clips)`` (keep
+  ``loaded`` alive: chained as ``tf.saved_model.load(path).serve(clips)`` the
+  variables are freed before the call).
+- ``"onnx"``: one input named ``clips``, float32 clips of the model's frame size; with
   ``frame_size=(H, W)``, uint8 clips of that size with the preprocessor inside.
   The model is called once before export (a never-called model cannot be traced).
   Run with ``onnxruntime``.
@@ -23,7 +25,9 @@ All three need TensorFlow (``pip install "keras-sportsnet[export]"`` adds
 ``onnx``, ``onnxruntime``, ``tf2onnx`` and ``ai-edge-litert``).
 """
 
+import contextlib
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -77,6 +81,23 @@ def _with_preprocessor(model, network, frame_size):
     return keras.Model(clips, network(model.preprocessor(clips)), name=f"{model.name}_serving")
 
 
+@contextlib.contextmanager
+def _quiet(tf, verbose):
+    """Without ``verbose``: no TensorFlow INFO lines ("Assets written to ...") and no warnings from the converters."""
+    if verbose:
+        yield
+        return
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # tf2onnx inside Keras probes the removed `np.object`
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def export_model(model, path, *, format="tf_saved_model", frame_size=None, verbose=False):
     """Exports a classifier for serving (see the module docstring for what each format takes).
 
@@ -88,7 +109,8 @@ def export_model(model, path, *, format="tf_saved_model", frame_size=None, verbo
             the artifact takes as uint8 (the preprocessor inside). None: any
             size for ``"tf_saved_model"``'s ``serve``; for ``"onnx"`` and
             ``"litert"``, float32 clips of the model's own frame size.
-        verbose: bool. Keras' export messages.
+        verbose: bool. Keras' and TensorFlow's export messages and the
+            converters' warnings (False: silent).
 
     Returns:
         str. ``path``.
@@ -130,14 +152,18 @@ def export_model(model, path, *, format="tf_saved_model", frame_size=None, verbo
             fn=lambda clips: model(clips, training=False),
             input_signature=[tf.TensorSpec((None, frames, *image_size, 3), tf.float32, name="clips")],
         )
-        archive.write_out(path, verbose=verbose)
+        with _quiet(tf, verbose):
+            archive.write_out(path, verbose=verbose)
         return path
 
     network = framewise_pooling_copy(model) if format == "litert" else model
     if frame_size is not None:
         network = _with_preprocessor(model, network, frame_size)
-        signature = [keras.InputSpec(shape=(None, frames, *frame_size, 3), dtype="uint8")]
+    shape, dtype = (None, frames, *(frame_size or image_size), 3), ("uint8" if frame_size else "float32")
+    if keras.backend.backend() == "tensorflow":  # a named spec: the artifact's input is called "clips"
+        signature = [tf.TensorSpec(shape, dtype, name="clips")]
     else:
-        signature = [keras.InputSpec(shape=(None, frames, *image_size, 3), dtype="float32")]
-    network.export(path, format=format, input_signature=signature, verbose=verbose)
+        signature = [keras.InputSpec(shape=shape, dtype=dtype)]
+    with _quiet(tf, verbose):
+        network.export(path, format=format, input_signature=signature, verbose=verbose)
     return path

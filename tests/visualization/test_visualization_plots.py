@@ -341,8 +341,8 @@ def test_clip_montage_from_a_dataset_uses_its_labels_and_class_names(tmp_path):
         os.makedirs(tmp_path / name)
         for i in range(2):
             write_video(str(tmp_path / name / f"{i}.mp4"), index_frames(12, 32, 32))
-    dataset = ksn.data.video_dataset_from_directory(str(tmp_path), model=tiny("early"), batch_size=3, resize_to=48,
-                                                    seed=0, shuffle=False, verbose=False)
+    dataset = ksn.data.video_dataset_from_directory(str(tmp_path), num_frames=10, image_size=TINY_SIZE, resize_to=48,
+                                                    batch_size=3, seed=0, shuffle=False, verbose=False)
     figure = viz.plot_clip_montage(dataset, max_clips=4, max_frames=2)
     assert len(figure.axes) == 4 * 2
     assert [figure.axes[2 * r].get_ylabel() for r in range(4)] == ["jump", "jump", "run", "run"]
@@ -370,8 +370,7 @@ def test_save_figure_rejects_unknown_formats(tmp_path):
 
 def test_plots_render_headless_without_pyplot(tmp_path):
     script = f"""
-import sys, numpy as np
-sys.path.insert(0, {os.path.dirname(__file__)!r})
+import numpy as np
 from keras_sportsnet import visualization as viz
 viz.plot_predictions(np.array([[0.2, 0.8]]), labels=[1], path={str(tmp_path / 'a.png')!r})
 viz.plot_confusion_matrix(np.array([[3, 1], [0, 2]]), path={str(tmp_path / 'b.png')!r})
@@ -411,7 +410,8 @@ def test_figures_display_inline_in_jupyter_without_pyplot():
 def test_the_readme_figures_script_runs(tmp_path):
     import runpy
 
-    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "make_figures.py")
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = os.path.join(repo, "docs", "make_figures.py")
     runpy.run_path(script, run_name="make_figures")["main"](["--output", str(tmp_path), "--videos-per-class", "1"])
     assert sorted(os.listdir(tmp_path)) == ["ap_slow_vs_single.png", "confusion_single_frame.png",
                                             "filters_multires.png", "filters_slow_fusion.gif", "filters_slow_fusion.png",

@@ -20,7 +20,8 @@ try:
 except ImportError as error:  # a failure, never a skip: the notebooks are part of what CI checks
     raise ImportError(f'the notebook tests need nbclient and nbformat: pip install -e ".[test]" ({error})') from error
 
-NOTEBOOKS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NOTEBOOKS_DIR = os.path.join(REPO_ROOT, "notebooks")
 sys.path.insert(0, NOTEBOOKS_DIR)
 import execute  # noqa: E402  (notebooks/execute.py)
 
@@ -54,13 +55,14 @@ def test_stored_notebook_is_executed_in_order_with_outputs(name):
         assert images >= 1, f"{name}: no figure was stored as PNG (plots must render inline)"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_from_a_clean_kernel(name, tmp_path):
-    repo_files = set(os.listdir(os.path.dirname(NOTEBOOKS_DIR)))
+    repo_files = set(os.listdir(REPO_ROOT))
     notebook, seconds = execute.execute(os.path.join(NOTEBOOKS_DIR, name), workdir=str(tmp_path),
                                         timeout=CELL_TIMEOUT)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
     assert not [o for cell in code for o in cell.outputs if o.output_type == "error"]
-    assert set(os.listdir(os.path.dirname(NOTEBOOKS_DIR))) == repo_files, "the notebook wrote into the repository"
+    assert set(os.listdir(REPO_ROOT)) == repo_files, "the notebook wrote into the repository"
     print(f"{name}: {seconds:.1f} s")
