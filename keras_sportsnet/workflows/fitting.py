@@ -139,9 +139,7 @@ def make_datasets(data, *, model, batch_size, seed=0, validation_split=0.2, resi
     from keras_sportsnet.data.datasets import video_dataset_from_directory
 
     common = dict(model=model, batch_size=batch_size, seed=seed, clips_per_video=clips_per_video, verbose=verbose)
-    if resize_to is None and getattr(model, "preprocessor", None) is not None:
-        resize_to = model.preprocessor.get_config()["resize_to"]
-    if resize_to is not None:
+    if resize_to is not None:  # else the model's preprocessor decides (video_dataset_from_directory(model=...))
         common["resize_to"] = resize_to
     if validation_split:
         return video_dataset_from_directory(os.fspath(data), validation_split=validation_split, subset="both", **common)
@@ -263,13 +261,14 @@ def train_and_save(
 
 def _set_resize_to(model, resize_to):
     """Gives ``model`` a preprocessor that resizes to ``resize_to`` (its other settings kept)."""
+    from keras_sportsnet.data.config import preprocessor_settings
     from keras_sportsnet.models import VideoPreprocessor
 
     current = getattr(model, "preprocessor", None)
     if current is None:
         raise ValueError(f"`resize_to` needs a keras_sportsnet classifier (with a preprocessor); {model.name!r} "
                          "has none.")
-    if current.get_config()["resize_to"] != resize_to:
+    if preprocessor_settings(model).get("resize_to") != resize_to:
         model.preprocessor = VideoPreprocessor.from_config({**current.get_config(), "resize_to": resize_to})
 
 
