@@ -29,6 +29,7 @@ import threading
 import warnings
 
 __all__ = [
+    "FRAME_SIZES",
     "FUSIONS",
     "INTERNAL_ERROR",
     "INTERRUPTED",
@@ -42,6 +43,7 @@ __all__ = [
     "USAGE_ERROR",
     "Subcommand",
     "UsageError",
+    "check_crop_fits",
     "check_inputs_exist",
     "check_output_file",
     "check_output_folder",
@@ -73,6 +75,8 @@ RESOLUTIONS = ("full", "multires", "fovea", "context")
 REGIMES = ("top", "top3", "all", "scratch")
 SHORT_VIDEO_POLICIES = ("loop", "repeat_last", "pad", "skip")
 TRANSFER_DROPOUT = 0.5  # keras_sportsnet.training.DEFAULT_TRANSFER_DROPOUT
+# The crop a model reads by default: keras_sportsnet.models.backbone.FULL_FRAME_SIZE / MULTIRES_FRAME_SIZE.
+FRAME_SIZES = {"full": 170, "multires": 178, "fovea": 178, "context": 178}
 
 # Native (C++) log lines TensorFlow, XLA and absl print while they load, whatever TF_CPP_MIN_LOG_LEVEL says.
 _NATIVE_NOISE = (
@@ -269,6 +273,32 @@ def check_inputs_exist(paths, argument):
     for path in paths:
         if not is_uri(path) and not os.path.exists(path):
             raise UsageError(f"`{argument}`: {path} does not exist.")
+
+
+def check_crop_fits(image_size, resize_to, *, resolution="full"):
+    """Refuses, before any work, an ``--image-size`` crop that cannot be cut from ``--resize-to`` frames.
+
+    The message is the data pipeline's (`keras_sportsnet.utils.checks.check_resize`), naming the flags.
+
+    Args:
+        image_size: int or None. ``--image-size`` (None: the default crop of ``resolution``).
+        resize_to: int or None. ``--resize-to`` (None: nothing to check; the default always fits).
+        resolution: str. ``--resolution``, for the default crop.
+
+    Example:
+    ```python
+    check_crop_fits(args.image_size, args.resize_to, resolution=args.resolution)
+    ```
+    """
+    if resize_to is None:
+        return
+    from keras_sportsnet.utils.checks import check_resize
+
+    size = image_size or FRAME_SIZES.get(resolution, FRAME_SIZES["full"])
+    try:
+        check_resize((size, size), resize_to, image_argument="--image-size", resize_argument="--resize-to")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def check_weights(weights, argument="--weights"):

@@ -12,6 +12,7 @@ from keras_sportsnet.cli.common import SOME_INPUTS_BAD
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
 from keras_sportsnet.cli.common import Subcommand
+from keras_sportsnet.cli.common import check_crop_fits
 from keras_sportsnet.cli.common import check_inputs_exist
 from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import check_output_folder
@@ -128,6 +129,7 @@ def _check_prepare_arguments(args):
         raise UsageError("Pass either --fusion or --num-frames/--frame-stride, not both.")
     if args.fusion is None and args.num_frames is None:
         raise UsageError("Say which clips to make: --fusion (and --resolution), or --num-frames.")
+    check_crop_fits(args.image_size, args.resize_to, resolution=args.resolution if args.fusion else "full")
     if args.shard_index >= args.num_shards:
         raise UsageError(f"`--shard-index` must be in [0, --num-shards) = [0, {args.num_shards}). "
                          f"Received: --shard-index {args.shard_index}")

@@ -13,6 +13,7 @@ from keras_sportsnet.cli.common import TRANSFER_DROPOUT
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
 from keras_sportsnet.cli.common import Subcommand
+from keras_sportsnet.cli.common import check_crop_fits
 from keras_sportsnet.cli.common import check_inputs_exist
 from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import check_output_folder
@@ -151,6 +152,7 @@ def _check_train(args):
         if args.classes is not None and args.classes != len(names):
             raise UsageError(f"`--classes {args.classes}` disagrees with {args.data}, which has {len(names)} class "
                              f"folders ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}).")
+    check_crop_fits(args.image_size, args.resize_to, resolution=args.resolution)
     check_output_folder(args.run_dir, "--run-dir")
 
 

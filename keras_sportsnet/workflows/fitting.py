@@ -264,11 +264,13 @@ def train_and_save(
 def _set_resize_to(model, resize_to):
     """Gives ``model`` a preprocessor that resizes to ``resize_to`` (its other settings kept)."""
     from keras_sportsnet.models import VideoPreprocessor
+    from keras_sportsnet.utils.checks import check_resize
 
     current = getattr(model, "preprocessor", None)
     if current is None:
         raise ValueError(f"`resize_to` needs a keras_sportsnet classifier (with a preprocessor); {model.name!r} "
                          "has none.")
+    check_resize(current.get_config()["image_size"], resize_to)  # the data pipeline's message, before any work
     if current.get_config()["resize_to"] != resize_to:
         model.preprocessor = VideoPreprocessor.from_config({**current.get_config(), "resize_to": resize_to})
 
