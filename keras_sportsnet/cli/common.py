@@ -6,7 +6,8 @@ says so with ``needs_keras=True``; `main` then imports Keras (and the backend)
 with the native start-up log lines held back, unless ``--verbose``.
 
 Exit codes (the README's promise): `SUCCESS` 0, `SOME_INPUTS_BAD` 1 (the work
-finished but some inputs were bad: listed on stderr), `USAGE_ERROR` 2 (bad
+finished but some inputs were bad: listed on stderr; or it stopped part-way,
+keeping what was finished: a diverged run, a full disk), `USAGE_ERROR` 2 (bad
 arguments, missing paths, unwritable outputs, unusable inputs: one line naming
 the argument or file), `INTERRUPTED` 130 (Ctrl-C), `INTERNAL_ERROR` 70 (a bug:
 the traceback is printed), `OUTPUT_CLOSED` 141 (the reader of stdout went away).

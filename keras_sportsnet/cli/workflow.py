@@ -198,9 +198,21 @@ def _report_training(outcome, recipe, prefix=""):
         epoch = (outcome.result.get("divergence") or {}).get("epoch")
         print(f"{prefix}No preset written: training diverged{f' at epoch {epoch}' if epoch else ''} (see above). "
               f"Try a lower --learning-rate (now {recipe.learning_rate}) in a new --run-dir.", file=sys.stderr)
+        _report_left_out(outcome)
         return SOME_INPUTS_BAD
     print(prefix + outcome.summary())
-    return SUCCESS
+    return _report_left_out(outcome)
+
+
+def _report_left_out(outcome):
+    """The videos the run could not use, counted and listed at the end (they were warned about as they came)."""
+    if not outcome.left_out:
+        return SUCCESS
+    of = f" of {outcome.num_videos}" if outcome.num_videos else ""
+    print(f"{len(outcome.left_out)}{of} videos were left out of training:", file=sys.stderr)
+    for path, reason in sorted(outcome.left_out.items()):
+        print(f"  {path}: {reason}", file=sys.stderr)
+    return SOME_INPUTS_BAD
 
 
 def _check_transfer(args):

@@ -191,3 +191,77 @@ def test_the_cli_and_python_give_the_same_numbers_on_the_demo_video(tmp_path, ca
     assert [name for name, _ in from_cli] == [name for name, _ in from_python]
     assert [p for _, p in from_cli] == pytest.approx([p for _, p in from_python], abs=5e-4)  # printed to 3 places
     assert from_cli[0][0] == "gym_roll_fast" and f"{from_cli[0][1]:.3f}" == "0.988"
+
+
+def _damage_p_frames(path, frames, destination):
+    """Zeroes 16 bytes in the middle of each of these frames' packets: the file probes good, decoding fails there."""
+    import av
+
+    with av.open(path) as container:
+        packets = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
+    data = bytearray(open(path, "rb").read())
+    for frame in frames:
+        position, size = packets[frame]
+        data[position + size // 2: position + size // 2 + 16] = bytes(16)
+    open(destination, "wb").write(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    """Two classes of 3 videos: a/v1 is damaged in P-frames 5 and 25 (probes good, fails to decode), plus a text
+    file b/notes.mp4 (left out at the scan)."""
+    root = tmp_path_factory.mktemp("bad_inputs") / "data"
+    for label, name in enumerate(["a", "b"]):
+        os.makedirs(root / name)
+        for video in range(3):
+            write_video(str(root / name / f"v{video}.mp4"), index_frames(40, 32, 32, seed=3 * label + video),
+                        keyframe_interval=20)
+    _damage_p_frames(str(root / "a" / "v1.mp4"), (5, 25), str(root / "a" / "v1_damaged.mp4"))
+    os.remove(root / "a" / "v1.mp4")
+    (root / "b" / "notes.mp4").write_text("not a video\n")
+    return str(root)
+
+
+def _left_out_tail(error, data):
+    lines = error.rstrip("\n").splitlines()[-3:]
+    assert lines[0] == "2 of 7 videos were left out of training:", error
+    assert lines[1].startswith(f"  {data}/a/v1_damaged.mp4: damaged: frame 5 "), error
+    assert lines[2].startswith(f"  {data}/b/notes.mp4: not a video file"), error
+
+
+def test_train_and_transfer_that_left_videos_out_exit_1_and_count_them(workspace, bad_inputs, capsys, tmp_path):
+    """Issue 13/17 exit codes: a video left out at the scan and one that failed to decode while training: the run
+    finishes, writes its preset, lists both at the end and exits 1 (it exited 0)."""
+    _, source = workspace
+    run = tmp_path / "run"
+    assert main(["train", bad_inputs, "--fusion", "slow", "--spec", SPEC, "--image-size", "32", "--run-dir", str(run),
+                 "--epochs", "1", "--batch-size", "2", "--validation-split", "0", "--seed", "0"]) == 1
+    captured = capsys.readouterr()
+    assert re.search(r"^Best loss \d+\.\d{3} at epoch 1; preset written to", captured.out, re.M)
+    _left_out_tail(captured.err, bad_inputs)
+    assert os.path.isdir(run / "preset")
+    assert main(["transfer", bad_inputs, "--weights", os.path.join(source, "preset"), "--run-dir",
+                 str(tmp_path / "top"), "--epochs", "1", "--batch-size", "2", "--validation-split", "0"]) == 1
+    captured = capsys.readouterr()
+    assert "Transfer (top3): Best loss" in captured.out
+    _left_out_tail(captured.err, bad_inputs)
+
+
+def test_a_full_disk_during_training_exits_1_and_the_run_resumes(workspace, capsys, tmp_path, monkeypatch):
+    """A full disk after epochs were committed is not a usage error (2, 'nothing was done'): exit 1, one line."""
+    from keras_sportsnet.training import checkpoints
+
+    root, _ = workspace
+    run = str(tmp_path / "run")
+    argv = ["train", str(root / "videos"), "--fusion", "slow", "--spec", SPEC, "--image-size", "32", "--run-dir", run,
+            "--steps-per-epoch", "1", "--batch-size", "4", "--validation-split", "0"]
+    assert main([*argv, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(checkpoints, "free_bytes", lambda folder: 10_000)  # the disk fills up during epoch 2
+    assert main([*argv, "--epochs", "2"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("keras-sportsnet train: error: [Errno 28] Not enough free disk space to write ")
+    assert "Traceback" not in "\n".join(error)
+    monkeypatch.undo()
+    assert main([*argv, "--epochs", "2"]) == 0
+    assert "Resuming" in capsys.readouterr().err
