@@ -14,6 +14,7 @@ main(["presets"])   # the exit code: 0
 import argparse
 import errno
 import os
+import re
 import sys
 import traceback
 
@@ -49,6 +50,9 @@ Examples:
 _EXPECTED = (ValueError, OSError, ImportError, FloatingPointError, MemoryError)
 _EXPECTED_BY_NAME = ("ResourceExhaustedError", "InvalidArgumentError", "NotFoundError", "PermissionDeniedError",
                      "HfHubHTTPError", "HTTPError")
+# A keras_sportsnet sentence raised inside a TensorFlow graph (tf.debugging.Assert in the shard reader), as TensorFlow
+# frames it: "Graph execution error: / Detected at node ... / assertion failed: [keras_sportsnet: SENTENCE] / [[{{node".
+_GRAPH_SENTENCE = re.compile(r"^(?:assertion failed: )?\[keras_sportsnet: (?P<sentence>.+)\]\s*$", re.M)
 # Failures that come while the work is under way (it was started, and what was finished is kept): exit code 1.
 _FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
@@ -86,12 +90,25 @@ def _exit_code(error):
         return common.USAGE_ERROR
     if isinstance(error, OSError) and error.errno in _FULL_DISK:
         return common.SOME_INPUTS_BAD
+    if _graph_sentence(error):  # raised by the data while the work ran (a damaged shard)
+        return common.SOME_INPUTS_BAD
     return common.USAGE_ERROR
+
+
+def _graph_sentence(error):
+    """Our own sentence inside a TensorFlow error's framing (node names, stack notes, op names), or None."""
+    if not any(cls.__name__ == "OpError" for cls in type(error).__mro__):
+        return None
+    found = _GRAPH_SENTENCE.search(str(error))
+    return found.group("sentence").strip() if found else None
 
 
 def _message(error):
     if isinstance(error, MemoryError):
         return f"out of memory ({error or 'MemoryError'}); use smaller inputs (--batch-size, --clips) or more memory"
+    sentence = _graph_sentence(error)
+    if sentence:
+        return sentence
     text = str(error).strip() or type(error).__name__
     if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
         text = f"{error.filename}: {text}"

@@ -265,3 +265,26 @@ def test_a_full_disk_during_training_exits_1_and_the_run_resumes(workspace, caps
     monkeypatch.undo()
     assert main([*argv, "--epochs", "2"]) == 0
     assert "Resuming" in capsys.readouterr().err
+
+
+def test_a_damaged_shard_met_during_training_is_our_one_line_and_exit_1(workspace, capsys, tmp_path):
+    """Issue 17.10: a same-size shard with one flipped byte: only our sentence naming the shard (no TensorFlow
+    framing: 'Graph execution error', 'Detected at node', '[[{{node', '[Op:'), exit code 1 (training had begun)."""
+    root, _ = workspace
+    shards = tmp_path / "shards"
+    assert main(["prepare", str(root / "videos"), str(shards), "--fusion", "slow", "--image-size", "32",
+                 "--resize-to", "36", "--clips-per-video", "2", "--num-files", "2", "--workers", "1"]) == 0
+    shard = shards / "clips-00001-of-00002.tfrecord"
+    data = bytearray(shard.read_bytes())
+    first_record = 16 + int.from_bytes(data[:8], "little")
+    data[first_record // 2] ^= 0xFF  # same size: only reading the records can tell
+    shard.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["train", "--shards", str(shards), "--classes", "3", "--fusion", "slow", "--spec", SPEC,
+                 "--image-size", "32", "--resize-to", "36", "--run-dir", str(tmp_path / "run"), "--epochs", "1",
+                 "--batch-size", "4"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert re.fullmatch(rf"keras-sportsnet train: error: shard {re.escape(str(shard))} is damaged: it gave 0 clips, "
+                        r"its manifest lists \d+\. Delete the shard and its \.json mark and run prepare again to "
+                        r"rewrite it\.", error[-1]), error
+    assert not [line for line in error if re.search(r"Graph execution|Detected at node|\[\[|\[Op:|stack trace", line)]
