@@ -101,7 +101,11 @@ def _predict(args):
 
             plot_video_predictions(outcome.scores, top=args.top, max_videos=len(outcome.classified), path=args.plot)
             print(f"prediction strip: {args.plot}", file=sys.stderr)
-    return SOME_INPUTS_BAD if outcome.failures else SUCCESS
+    if outcome.failures:  # each was printed with its reason above; the count closes the output
+        print(f"{len(outcome.failures)} of {len(outcome.predictions)} videos could not be classified.",
+              file=sys.stderr)
+        return SOME_INPUTS_BAD
+    return SUCCESS
 
 
 # --- train and transfer ---

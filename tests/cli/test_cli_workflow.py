@@ -101,7 +101,9 @@ def test_predict_prints_the_top_classes_by_name(workspace, capsys, tmp_path):
     broken.write_text("not a video")
     assert main(["predict", video, str(broken), "--weights", os.path.join(run, "preset"), "--clips", "1",
                  "--views", "1", "--quiet", "--json", out]) == 1
-    assert "broken.mp4: not classified: not a video" in capsys.readouterr().err
+    error = capsys.readouterr().err.splitlines()
+    assert error[0].startswith(f"{broken}: not classified: not a video")
+    assert error[-1] == "1 of 2 videos could not be classified."  # the closing count, as evaluate's "1 failed"
     assert [entry["error"] is None for entry in json.load(open(out))] == [True, False]
 
 
