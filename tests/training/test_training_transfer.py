@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 from conftest import write_class_videos
 
@@ -23,6 +24,21 @@ def test_transfer_model_defaults_to_dropout_0_5_and_keeps_the_source_preprocesso
         training.transfer_model(source, 3, dropout=1.0)
     with pytest.raises(ValueError, match=r"`num_classes` must be an int >= 1. Received: num_classes=0"):
         training.transfer_model(source, 0)
+
+
+@pytest.mark.parametrize("regime", ["top", "top3", "all"])
+def test_a_new_classifier_starts_at_chance_and_a_same_shape_head_is_kept(regime):
+    source = ksn.from_preset("slow_fusion_synthetic")
+    clips = np.random.default_rng(0).integers(0, 256, (2, 10, 64, 64, 3), dtype=np.uint8)
+    tuned = training.transfer_model(source, 6, regime=regime)
+    probabilities = tuned.predict(clips, verbose=0)
+    np.testing.assert_allclose(probabilities, np.full((2, 6), 1 / 6), rtol=1e-6)  # loss ln 6 at the start
+    assert not np.allclose(source.predict(clips, verbose=0), 1 / source.num_classes)  # the source is untouched
+    same = training.transfer_model(source, source.num_classes, regime=regime)
+    np.testing.assert_array_equal(np.asarray(same.get_layer("predictions").kernel),
+                                  np.asarray(source.get_layer("predictions").kernel))
+    scratch = training.transfer_model(source, 6, regime="scratch")
+    assert np.abs(np.asarray(scratch.get_layer("predictions").kernel)).max() > 0  # scratch: a random head
 
 
 @pytest.mark.slow
