@@ -138,8 +138,9 @@ def _class_folders(folder):
 def _check_class_folder(folder, argument="data"):
     check_inputs_exist([folder], argument)
     if not os.path.isdir(folder) or not _class_folders(folder):
-        raise UsageError(f"`{argument}`: {folder} has no class sub-folders: videos go in one sub-folder per class "
-                         f"({folder}/<class>/<video>).")
+        state = "is empty" if os.path.isdir(folder) and not os.listdir(folder) else "has no class sub-folders"
+        layout = os.path.join(folder, "<class>", "<video>")  # one slash, whether or not `folder` ends in one
+        raise UsageError(f"`{argument}`: {folder} {state}: videos go in one sub-folder per class ({layout}).")
 
 
 def _check_train(args):

@@ -62,11 +62,16 @@ def test_train_usage_errors_are_found_before_any_work(workspace, capsys, tmp_pat
         "is not a folder written by `keras-sportsnet prepare`": ["train", "--shards", str(flat), "--classes", "2", *common, "--run-dir", str(tmp_path / "r6")],
         "say how many classes": ["train", "--shards", str(flat), *common, "--run-dir", str(tmp_path / "r7")],
     }
+    (tmp_path / "empty").mkdir()
+    cases[f"{flat}/ has no class sub-folders: videos go in one sub-folder per class ({flat}/<class>/<video>)."] = [
+        "train", f"{flat}/", *common, "--run-dir", str(tmp_path / "r8")]  # one slash in the hint, not two
+    cases[f"{tmp_path}/empty/ is empty: videos go in one sub-folder per class ({tmp_path}/empty/<class>/<video>)."] = [
+        "train", f"{tmp_path}/empty/", *common, "--run-dir", str(tmp_path / "r9")]
     for message, argv in cases.items():
         assert main(argv) == 2, message
         error = capsys.readouterr().err
         assert message in error and "Traceback" not in error, error
-    assert not any(os.listdir(tmp_path / name) for name in ("r1", "r2", "r3", "r4", "r5", "r6", "r7")
+    assert not any(os.listdir(tmp_path / name) for name in ("r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9")
                    if (tmp_path / name).exists())
 
 
