@@ -5,7 +5,8 @@ The front doors (`video_dataset_from_directory`, `video_dataset_from_list`,
 to the `VideoDataset`; nothing is forwarded twice. Defaults that depend on
 the model come from it by duck typing (the data code never imports
 `keras_sportsnet.models`): the clip geometry from ``model.clip_geometry`` (or
-its preprocessor), ``resize_to`` from ``model.preprocessor.get_config()``.
+its preprocessor), ``resize_to`` from the preprocessor's settings
+(`preprocessor_settings`).
 
 Example:
 ```python
@@ -36,7 +37,9 @@ __all__ = [
     "PipelineConfig",
     "check_resize",
     "check_shard",
+    "PREPROCESSOR_SETTINGS",
     "model_preprocessing",
+    "preprocessor_settings",
     "resolve_geometry",
 ]
 
@@ -78,11 +81,49 @@ def check_shard(argument, shard):
     return int(count), int(index)
 
 
+PREPROCESSOR_SETTINGS = ("num_frames", "frame_stride", "image_size", "resize_to", "clips_per_video", "views",
+                         "aggregation")
+"""The settings of a model's preprocessor that data and evaluation read (its constructor arguments)."""
+
+
+def preprocessor_settings(model):
+    """The settings of ``model.preprocessor`` (`PREPROCESSOR_SETTINGS`, JSON forms), or ``{}`` without one.
+
+    The one reader of a model's preprocessor (data pipelines and evaluation
+    use it; duck typing, no import of `keras_sportsnet.models`). A
+    preprocessor that stores its constructor arguments as attributes (the
+    keras-hub rule, as `keras_sportsnet.models.VideoPreprocessor` does) is
+    read directly; any other object with a ``get_config()`` is read through
+    it. Reading the attributes keeps TensorFlow unloaded on JAX and torch:
+    Keras' ``Layer.get_config`` imports TensorFlow whenever it is installed.
+
+    Args:
+        model: a keras_sportsnet classifier, or anything with a ``preprocessor``.
+
+    Returns:
+        dict: the settings the preprocessor defines (tuples given as lists).
+
+    Example:
+    ```python
+    preprocessor_settings(ksn.from_preset("slow_fusion_synthetic"))["resize_to"]   # 64
+    ```
+    """
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        return {}
+    if all(hasattr(preprocessor, name) for name in PREPROCESSOR_SETTINGS):
+        values = {name: getattr(preprocessor, name) for name in PREPROCESSOR_SETTINGS}
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
+    get_config = getattr(preprocessor, "get_config", None)
+    config = get_config() if callable(get_config) else None
+    return dict(config) if isinstance(config, dict) else {}
+
+
 def model_preprocessing(model):
     """What a model says about its input: ``{num_frames, frame_stride, image_size, resize_to}`` (each may be None).
 
-    Reads ``model.clip_geometry`` and ``model.preprocessor.get_config()`` by
-    duck typing: any object with these works.
+    Reads ``model.clip_geometry`` and the preprocessor's settings
+    (`preprocessor_settings`) by duck typing: any object with these works.
 
     Args:
         model: a keras_sportsnet model, or any object with a ``clip_geometry``
@@ -94,12 +135,10 @@ def model_preprocessing(model):
     ```
     """
     found = {"num_frames": None, "frame_stride": None, "image_size": None, "resize_to": None}
-    preprocessor = getattr(model, "preprocessor", None)
-    if preprocessor is not None and hasattr(preprocessor, "get_config"):
-        config = preprocessor.get_config()
-        for name in found:
-            if config.get(name) is not None:
-                found[name] = config[name]
+    config = preprocessor_settings(model)
+    for name in found:
+        if config.get(name) is not None:
+            found[name] = config[name]
     geometry = getattr(model, "clip_geometry", None)
     if geometry is not None:
         for name in ("num_frames", "frame_stride", "image_size"):

@@ -69,7 +69,7 @@ def multi_hot(labels, num_classes, dtype="float32"):
     Args:
         labels: sequence of tuples (or lists) of int class indices, one per
             video; ``()`` is "no label" (an all-zero row). A plain int counts
-            as a one-label tuple.
+            as a one-label tuple; a 1-D int array is one label per row.
         num_classes: int >= 1.
         dtype: NumPy dtype name of the table.
 
@@ -83,15 +83,18 @@ def multi_hot(labels, num_classes, dtype="float32"):
     >>> multi_hot([(0, 2), (), (1,)], 3).tolist()
     [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     """
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer):
+        rows, cols = np.arange(len(labels)), labels.astype(np.int64)
+    else:
+        pairs = [(row, int(label)) for row, targets in enumerate(labels)
+                 for label in ((targets,) if isinstance(targets, (int, np.integer)) else targets)]
+        rows, cols = np.array(pairs, np.int64).reshape(-1, 2).T
+    bad = np.flatnonzero((cols < 0) | (cols >= num_classes))
+    if bad.size:
+        raise ValueError(
+            f"Label {cols[bad[0]]} of row {rows[bad[0]]} is outside the {num_classes} classes [0, {num_classes}).")
     table = np.zeros((len(labels), num_classes), dtype)
-    for row, targets in enumerate(labels):
-        targets = (targets,) if isinstance(targets, (int, np.integer)) else tuple(targets)
-        for label in targets:
-            if not 0 <= int(label) < num_classes:
-                raise ValueError(
-                    f"Label {label} of row {row} is outside the {num_classes} classes [0, {num_classes})."
-                )
-            table[row, int(label)] = 1
+    table[rows, cols] = 1
     return table
 
 

@@ -15,6 +15,15 @@ recomputed in any process, after a resume, on any number of workers:
 | clips of one video | ``video_seed(seed, video)``: the NumPy seed ``[seed, video]`` of the evaluation clips and of the clips of prepared shards (`random_clips`). |
 | Keras layers | no derived key: each random layer of `keras_sportsnet.transforms` holds one `keras.random.SeedGenerator` seeded by its own ``seed`` (`PaperAugmentation`: the crop offsets, then the flips, drawn in turn from it). |
 
+Outside this module, only these draw random numbers, none of them a key
+of its own (``tests/data/test_data_random.py`` keeps the list): `sampling`
+turns a `video_seed` (or a caller's own seed or Generator) into a NumPy
+Generator; `keras_sportsnet.datasets.synthetic_sports` draws the embedded
+dataset's pixels from ``(seed, class, index)``;
+`keras_sportsnet.distributed.setup` with ``seed=None`` on several
+processes draws one shared weight seed on process 0; and
+`keras_sportsnet.testing` (test helpers, never imported by the library).
+
 Nothing keeps state between calls: no per-process counter, no
 ``tf.data.Dataset.random``. TensorFlow is imported by the functions that
 need it (the ``tf.data`` keys, traced inside ``tf.data`` graphs), never at

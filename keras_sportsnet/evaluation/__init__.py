@@ -3,7 +3,8 @@
 - `runner`: `evaluate_videos`, the paper's protocol (random clips x views,
   averaged) streamed on decoding threads overlapped with the model, on any
   Keras backend, without TensorFlow;
-- `predict`: `predict_video` (one call: top-k class names per video) and
+- `predict`: `predict_video` (one call: top-k class names per video),
+  `predictions_from_scores` (the same from a `VideoScores`) and
   `decode_predictions` for raw `model.predict` outputs;
 - `protocol`: `EvaluationProtocol`, every choice of the protocol, with its
   defaults from the model's preprocessor;
@@ -33,6 +34,7 @@ from keras_sportsnet.evaluation.metrics import softmax
 from keras_sportsnet.evaluation.predict import VideoPrediction
 from keras_sportsnet.evaluation.predict import decode_predictions
 from keras_sportsnet.evaluation.predict import predict_video
+from keras_sportsnet.evaluation.predict import predictions_from_scores
 from keras_sportsnet.evaluation.protocol import EvaluationProtocol
 from keras_sportsnet.evaluation.reports import ensemble
 from keras_sportsnet.evaluation.reports import summary_table
@@ -64,6 +66,7 @@ __all__ = [
     "mean_class_accuracy",
     "most_confused_pairs",
     "predict_video",
+    "predictions_from_scores",
     "softmax",
     "summary_table",
 ]

@@ -25,6 +25,7 @@ import numbers
 
 import numpy as np
 
+from keras_sportsnet.data.lists import multi_hot
 from keras_sportsnet.utils.checks import check_class_names as _check_class_names
 from keras_sportsnet.utils.tables import format_markdown_table
 from keras_sportsnet.utils.checks import check_positive_int as _check_positive_int
@@ -109,7 +110,9 @@ def as_multi_hot(labels, num_classes):
     """
     num_classes = _check_positive_int("num_classes", num_classes)
     if isinstance(labels, (list, tuple)):
-        return _multi_hot_from_sequence(labels, num_classes)
+        tuples = _label_tuples(labels)
+        _check_label_range([index for example in tuples for index in example], num_classes)
+        return multi_hot(tuples, num_classes, dtype="uint8")
     try:
         array = np.asarray(labels)
     except Exception as error:
@@ -123,9 +126,7 @@ def as_multi_hot(labels, num_classes):
                 f"Received: labels.dtype={array.dtype}"
             )
         _check_label_range(array, num_classes)
-        out = np.zeros((array.shape[0], num_classes), np.uint8)
-        out[np.arange(array.shape[0]), array] = 1
-        return out
+        return multi_hot(array, num_classes, dtype="uint8")
     if array.ndim == 2:
         if array.shape[1] != num_classes:
             raise ValueError(
@@ -177,16 +178,6 @@ def _example_indices(item, position):
 
 def _label_tuples(labels):
     return [_example_indices(item, i) for i, item in enumerate(labels)]
-
-
-def _multi_hot_from_sequence(labels, num_classes):
-    tuples = _label_tuples(labels)
-    out = np.zeros((len(tuples), num_classes), np.uint8)
-    rows = np.fromiter((i for i, t in enumerate(tuples) for _ in t), np.int64)
-    cols = np.fromiter((c for t in tuples for c in t), np.int64)
-    _check_label_range(cols, num_classes)
-    out[rows, cols] = 1
-    return out
 
 
 # --------------------------------------------------------------------------- Hit@k
@@ -447,11 +438,11 @@ def group_mean_average_precision(per_class_ap, groups, class_names=None):
 
 def _first_labels(labels, num_classes):
     """One class per example (-1 = unlabelled): the first of a tuple, else the lowest index."""
-    multi_hot = as_multi_hot(labels, num_classes)  # validates every form
+    table = as_multi_hot(labels, num_classes)  # validates every form
     if isinstance(labels, (list, tuple)):
         return np.array([t[0] if t else -1 for t in _label_tuples(labels)], np.int64)
-    first = np.argmax(multi_hot, axis=1).astype(np.int64)
-    first[~multi_hot.any(axis=1)] = -1
+    first = np.argmax(table, axis=1).astype(np.int64)
+    first[~table.any(axis=1)] = -1
     return first
 
 

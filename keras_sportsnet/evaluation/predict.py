@@ -12,17 +12,17 @@ import os
 
 import numpy as np
 
-from keras_sportsnet.evaluation.metrics import aggregate
 from keras_sportsnet.evaluation.metrics import softmax
 from keras_sportsnet.evaluation.protocol import EvaluationProtocol
 from keras_sportsnet.evaluation.protocol import video_list
 from keras_sportsnet.evaluation.runner import ON_ERROR_POLICIES
 from keras_sportsnet.evaluation.runner import missing_videos
 from keras_sportsnet.evaluation.runner import run_protocol
+from keras_sportsnet.evaluation.scores import VideoScores
 from keras_sportsnet.utils.checks import check_choice
 from keras_sportsnet.utils.checks import check_positive_int
 
-__all__ = ["VideoPrediction", "decode_predictions", "predict_video"]
+__all__ = ["VideoPrediction", "decode_predictions", "predict_video", "predictions_from_scores"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,16 +236,57 @@ def predict_video(
     )
     logits, kept, failures = run_protocol(model, listing.paths, protocol, batch_size=batch_size, on_error=on_error,
                                           workers=workers, max_pixels=max_pixels, verbose=verbose)
+    scores = VideoScores(
+        logits, [()] * len(kept), class_names=_class_names_of(model, logits.shape[-1]),
+        video_ids=[listing.paths[index] for index in kept],
+        metadata={"protocol": protocol.to_dict(), "skipped": {**failures, **missing}},
+    )
+    return predictions_from_scores(scores, top_k=top_k, paths=[*listing.paths, *missing])
+
+
+def predictions_from_scores(scores, *, top_k=5, paths=None, failures=None):
+    """One `VideoPrediction` per video of an evaluation: its top classes, or why it was not classified.
+
+    The one place predictions are made (`predict_video` and
+    `keras_sportsnet.workflows.predict` use it): each video's clip-views are
+    combined by the protocol's ``aggregation`` (from
+    ``scores.metadata["protocol"]``; mean probability by default).
+
+    Args:
+        scores: a `VideoScores` (e.g. from `evaluate_videos`).
+        top_k: int >= 1. Classes per video (at most the class count).
+        paths: list of str or None. The videos, in the order wanted; those
+            not in ``scores.video_ids`` carry their failure. Default: the
+            scored videos, then the failed ones.
+        failures: ``{path: reason}`` or None (default:
+            ``scores.metadata["skipped"]``, as `evaluate_videos` records them).
+
+    Returns:
+        list of `VideoPrediction`.
+
+    Example:
+    ```python
+    scores = ksn.evaluate_videos(model, ["a.mp4", "b.mp4"])
+    for prediction in predictions_from_scores(scores, top_k=3):
+        print(prediction)
+    ```
+    """
+    top_k = check_positive_int("top_k", top_k)
+    failures = dict(scores.metadata.get("skipped", {}) if failures is None else failures)
+    scored = list(scores.video_ids)
+    if paths is None:
+        paths = scored + [path for path in failures if path not in set(scored)]
     decoded = {}
-    if kept:
-        per_video = aggregate(logits, rule=protocol.aggregation, axis=(1, 2))
-        if protocol.aggregation == "mean_logit":
+    if scored:
+        rule = (scores.metadata.get("protocol") or {}).get("aggregation", "mean_probability")
+        per_video = scores.video_scores(rule=rule)
+        if rule == "mean_logit":
             per_video = softmax(per_video)
-        for index, top in zip(kept, decode_predictions(per_video, model, top=min(top_k, logits.shape[-1]))):
-            decoded[index] = top
+        top = min(top_k, len(scores.class_names))
+        decoded = dict(zip(scored, decode_predictions(per_video, list(scores.class_names), top=top)))
     return [
-        VideoPrediction(path, top_k=tuple(decoded[index]))
-        if index in decoded
+        VideoPrediction(path, top_k=tuple(decoded[path]))
+        if path in decoded
         else VideoPrediction(path, error=failures.get(path, "not classified"))
-        for index, path in enumerate(listing.paths)
-    ] + [VideoPrediction(path, error=reason) for path, reason in missing.items()]
+        for path in paths
+    ]

@@ -5,8 +5,8 @@
 random clips per video and views per clip, the side of the centre square the
 views are cut from (``resize_to``), how the per-view outputs are combined, the
 seed of the clip positions and the short-video policy. Its defaults come from
-the model's preprocessor (``model.preprocessor.get_config()``, read by duck
-typing: this module never imports `keras_sportsnet.models`), so an evaluation
+the model's preprocessor (`keras_sportsnet.data.config.preprocessor_settings`,
+duck typing: this module never imports `keras_sportsnet.models`), so an evaluation
 scores a preset exactly as it was trained; an explicit ``resize_to`` that
 disagrees with the preprocessor is used, with a `UserWarning` naming both
 values (fewer clips or views are a legitimate speed trade-off: no warning).
@@ -19,6 +19,7 @@ import dataclasses
 import os
 import warnings
 
+from keras_sportsnet.data.config import preprocessor_settings
 from keras_sportsnet.data.lists import VideoList
 from keras_sportsnet.data.lists import read_video_folder
 from keras_sportsnet.data.sampling import SHORT_VIDEO_POLICIES
@@ -32,40 +33,13 @@ from keras_sportsnet.utils.checks import check_int
 from keras_sportsnet.utils.checks import check_size
 from keras_sportsnet.utils.checks import is_int
 
-__all__ = ["PAPER_CLIPS_PER_VIDEO", "PAPER_VIEWS", "EvaluationProtocol", "preprocessor_config", "video_list"]
+__all__ = ["PAPER_CLIPS_PER_VIDEO", "PAPER_VIEWS", "EvaluationProtocol", "video_list"]
 
 PAPER_CLIPS_PER_VIDEO = 20
 """Random clips per video in the paper's video-level evaluation (Sec. 4.1)."""
 
 PAPER_VIEWS = len(EVALUATION_VIEWS)
 """Crops/flips per clip in the paper's evaluation: centre, centre flipped, top-left, bottom-right."""
-
-
-def preprocessor_config(model):
-    """The model's preprocessor settings (``model.preprocessor.get_config()``), or ``{}``.
-
-    Read by duck typing, so any model (or stand-in) with a ``preprocessor``
-    that has ``get_config()`` works; a model without one gives ``{}``.
-
-    Args:
-        model: a keras_sportsnet classifier, or anything else.
-
-    Returns:
-        dict (a copy): ``num_frames``, ``frame_stride``, ``image_size``,
-        ``resize_to``, ``clips_per_video``, ``views``, ``aggregation`` where
-        the preprocessor defines them.
-
-    Example:
-    ```python
-    preprocessor_config(ksn.from_preset("slow_fusion_synthetic"))["resize_to"]   # 64
-    ```
-    """
-    preprocessor = getattr(model, "preprocessor", None)
-    get_config = getattr(preprocessor, "get_config", None)
-    if not callable(get_config):
-        return {}
-    config = get_config()
-    return dict(config) if isinstance(config, dict) else {}
 
 
 def _geometry(model, config):
@@ -220,7 +194,7 @@ class EvaluationProtocol:
         EvaluationProtocol.for_model(ksn.from_preset("slow_fusion_synthetic")).resize_to   # (64, 64)
         ```
         """
-        config = preprocessor_config(model)
+        config = preprocessor_settings(model)
         protocol = cls(
             geometry=_geometry(model, config),
             clips_per_video=_choose("clips_per_video", clips_per_video, config, PAPER_CLIPS_PER_VIDEO),

@@ -35,6 +35,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_sportsnet.data import random as keys
 from keras_sportsnet.data import sampling
 from keras_sportsnet.data.decoding import probe_video
 from keras_sportsnet.data.decoding import read_clips
@@ -275,8 +276,8 @@ def decode_video(path, index, protocol, *, max_pixels=None):
         raise VideoError(
             path, f"too short: {info.num_frames} frames, a clip spans {geometry.span} (short_video_policy='skip')"
         )
-    clips = sampling.random_clips(info.num_frames, geometry, protocol.clips_per_video, [protocol.seed, index],
-                                  protocol.short_video_policy)
+    clips = sampling.random_clips(info.num_frames, geometry, protocol.clips_per_video,
+                                  keys.video_seed(protocol.seed, index), protocol.short_video_policy)
     try:
         frames = read_clips(path, [list(clip.indices) for clip in clips], short_side=protocol.short_side, **budget)
         return _centre_squares(frames, protocol.resize_to)

@@ -7,10 +7,11 @@ variable (momentum, iteration count, learning rate, dropout RNG states) and
 the learning-rate schedule's state; a keras_sportsnet `VideoDataset` feeds
 training through ``dataset.as_tf_dataset(start_step)``, whose batches are a
 pure function of the seed and the step, and validates epoch ``e`` on
-``dataset.one_pass(e)``, a pure function of the seed and the epoch. (Keras'
-own `BackupAndRestore` replays a partly done epoch with a new data order;
-short *virtual* epochs, set with ``steps_per_epoch``, make the resume
-granularity as fine as you like.)
+``dataset.one_pass(e)`` (the dataset's own ``validation_callback``), a
+pure function of the seed and the epoch. (Keras' own `BackupAndRestore`
+replays a partly done epoch with a new data order; short *virtual* epochs,
+set with ``steps_per_epoch``, make the resume granularity as fine as you
+like.)
 
 A run whose loss becomes non-finite or explodes is stopped by a
 `DivergenceGuard` (``on_divergence="stop"``): the diverged epoch is not
@@ -49,6 +50,7 @@ __all__ = [
     "DIVERGENCE_POLICIES",
     "DivergenceGuard",
     "EpochCheckpoint",
+    "EpochProgress",
     "TrainingDiverged",
     "TrainingResult",
     "train",
@@ -75,8 +77,12 @@ class TrainingResult(dict):
         resumed_from: the epoch the run resumed after, or None.
         epochs_completed: int. Committed epochs.
         stopped: None when the run reached ``epochs``; else why it stopped
-            early: ``"diverged: ..."`` (the `DivergenceGuard`) or
-            ``"stopped by a callback after epoch N"`` (e.g. `EarlyStopping`).
+            early: ``"diverged: ..."`` (the `DivergenceGuard`),
+            ``"stopped during epoch N after k of S steps; ..."`` (a stop
+            request in the middle of an epoch: epoch N is not committed, the
+            same call resumes and redoes it; the model keeps the weights it
+            reached) or ``"stopped by a callback after epoch N"`` (e.g.
+            `EarlyStopping`).
         divergence: None, or dict ``{"epoch", "batch", "loss", "reason"}``
             for the first divergence seen (also with ``on_divergence="continue"``).
         run_dir: str.
@@ -188,40 +194,66 @@ class DivergenceGuard(keras.callbacks.Callback):
             print(message, file=sys.stderr, flush=True)
 
 
-class _Validation(keras.callbacks.Callback):
-    """Evaluates the validation data at the end of every epoch and adds ``val_*`` to the epoch's logs.
+class EpochProgress(keras.callbacks.Callback):
+    """Counts the training steps of the current epoch and says whether the epoch may be committed.
 
-    A keras_sportsnet `VideoDataset` (anything with ``one_pass``) is scored on
-    ``one_pass(epoch)`` (0-based): the same clips for the same epoch, resumed
-    or not. Other data (a `tf.data.Dataset`, arrays) is used as is. Runs
-    before the callbacks that read ``val_*`` (schedule, checkpoint, logs).
+    An epoch is whole when all its ``steps_per_epoch`` steps ran and the
+    `DivergenceGuard` did not trip. An epoch cut short (a callback's stop
+    request, or training data that stopped: a decode failure with
+    ``on_error="raise"``, a stream that ran out) is not: committing it would
+    make a resumed run skip its remaining steps.
+
+    Args:
+        steps_per_epoch: int. Steps in a whole epoch.
+        guard: the `DivergenceGuard`, or None.
+
+    Attributes:
+        steps: int. Steps done in the current epoch.
+
+    Example:
+    ```python
+    # made by `train`; `EpochCheckpoint` and the learning-rate schedule consult it
+    progress = EpochProgress(steps_per_epoch=100, guard=guard)
+    ```
     """
 
-    def __init__(self, data, *, steps, guard):
+    def __init__(self, *, steps_per_epoch, guard=None):
         super().__init__()
-        self.data, self.steps, self.guard = data, steps, guard
+        self.steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
+        self.guard, self.steps = guard, 0
 
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None or self.guard.stopping:
-            return  # a diverged epoch is not committed: nothing to score
-        data = self.data.one_pass(epoch) if hasattr(self.data, "one_pass") else self.data
-        if isinstance(data, tuple):
-            results = self.model.evaluate(*data, steps=self.steps, verbose=0, return_dict=True)
-        else:
-            results = self.model.evaluate(data, steps=self.steps, verbose=0, return_dict=True)
-        logs.update({f"val_{name}": float(value) for name, value in results.items()})
+    def on_epoch_begin(self, epoch, logs=None):
+        self.steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps = batch + 1  # Keras passes the last step of the call (steps_per_execution > 1 included)
+
+    @property
+    def diverged(self):
+        """True when the guard stopped this epoch."""
+        return self.guard is not None and self.guard.stopping
+
+    @property
+    def cut_short(self):
+        """True when the epoch ended before its last step."""
+        return self.steps < self.steps_per_epoch
+
+    @property
+    def whole(self):
+        """True when the epoch may be committed (every step ran, no divergence)."""
+        return not self.diverged and not self.cut_short
 
 
 class _ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
     """`ReduceLROnPlateau` whose counters can be restored from ``state.json`` (its ``on_train_begin`` resets them).
 
-    Only public attributes are read and set: ``wait``, ``best``, ``cooldown_counter``. A diverged epoch
-    (``guard.stopping``) is not scored.
+    Only public attributes are read and set: ``wait``, ``best``, ``cooldown_counter``. An epoch that is not
+    committed (diverged or cut short: ``progress.whole`` is False) is not scored.
     """
 
-    def __init__(self, *, guard, saved=None, **kwargs):
+    def __init__(self, *, progress, saved=None, **kwargs):
         super().__init__(**kwargs)
-        self.guard, self.saved = guard, saved
+        self.progress, self.saved = progress, saved
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -232,7 +264,7 @@ class _ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
                 self.best = self.saved["best"]
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.guard.stopping:
+        if self.progress.whole:
             super().on_epoch_end(epoch, logs)
 
     def state(self):
@@ -249,6 +281,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         mode: ``"max"`` or ``"min"``.
         plateau: the learning-rate schedule callback, with a ``state()`` method.
         guard: the `DivergenceGuard`: a diverged epoch is recorded, not committed.
+        progress: the `EpochProgress`, or None: an epoch cut short (fewer
+            steps than ``steps_per_epoch``: a stop request, training data
+            that stopped) is not committed, so the same call resumes by
+            redoing it; ``cut_short`` then says ``{"epoch", "steps"}``.
         state: dict. The state restored at the start (history, best value), or empty.
         extra: dict. Fixed entries of every state (recipe, steps per epoch, monitor).
         is_chief: bool. Only the chief writes files.
@@ -262,11 +298,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, *, run_dir, monitor, mode, plateau, guard, state, extra, is_chief=True,
+    def __init__(self, *, run_dir, monitor, mode, plateau, guard, state, extra, progress=None, is_chief=True,
                  collective_saves=False):
         super().__init__()
         self.run_dir, self.monitor, self.mode = run_dir, monitor, mode
-        self.plateau, self.guard = plateau, guard
+        self.plateau, self.guard, self.progress = plateau, guard, progress
+        self.cut_short = None
         self.history = list(state.get("history", []))
         self.best = state.get("best")
         self.best_epoch = state.get("best_epoch")
@@ -290,6 +327,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if self.guard.stopping:
             self._record_divergence()
             return
+        if self.progress is not None and self.progress.cut_short:
+            self.cut_short = {"epoch": completed, "steps": self.progress.steps}
+            return  # the run folder keeps the last whole epoch: resuming redoes this one from its first step
         logs = {key: float(value) for key, value in (logs or {}).items()}
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         logs["seconds"] = time.perf_counter() - (self._epoch_start or time.perf_counter())
@@ -385,8 +425,10 @@ def train(
             at the epoch boundary, but its data order is its own: a warning
             says so).
         validation_data: None, a `VideoDataset` (epoch ``e``, 0-based, is
-            scored on ``one_pass(e)``: the same clips whether the run was
-            resumed or not) or a `tf.data.Dataset` (used as is every epoch).
+            scored on ``one_pass(e)`` by its ``validation_callback``: the same
+            clips whether the run was resumed or not), or anything Keras'
+            ``fit(validation_data=...)`` takes (a `tf.data.Dataset`, a tuple
+            of arrays: used as is every epoch).
             The recipe's ``monitor`` (``val_hit_at_1``) needs it.
         run_dir: str. Folder for checkpoints, best weights, logs. Created if needed.
         epochs: int >= 1. Total epochs (a resumed run continues up to it).
@@ -512,21 +554,27 @@ def _train(*, model, train_data, validation_data, run_dir, epochs, steps_per_epo
                             on_divergence=on_divergence, verbose=verbose != 0)
     if state.get("divergence"):
         guard.divergence = state["divergence"]  # seen before (on_divergence="continue"): reported once
+    progress = EpochProgress(steps_per_epoch=steps_per_epoch, guard=guard)
     plateau = _ResumablePlateau(
-        guard=guard, saved=state.get("plateau"), monitor=monitor, mode=mode, factor=recipe.reduce_factor,
+        progress=progress, saved=state.get("plateau"), monitor=monitor, mode=mode, factor=recipe.reduce_factor,
         patience=recipe.patience, min_lr=recipe.min_learning_rate, verbose=0,
     )
     extra = {"recipe": recipe.to_dict(), "steps_per_epoch": steps_per_epoch, "monitor": monitor}
     checkpoint = EpochCheckpoint(
         run_dir=run_dir, monitor=monitor, mode=mode, plateau=plateau, guard=guard, state=state, extra=extra,
-        is_chief=is_chief,
+        progress=progress, is_chief=is_chief,
         collective_saves=distribution is not None and distribution.engine == "multi_worker_mirrored",
     )
-    chain = [guard]
+    chain = [progress, guard]
     # A VideoDataset whose decode failure stopped it (on_error="raise") ends fit; check_failures raises it below.
     chain += [data.callback() for data in (train_data, validation_data) if hasattr(data, "callback")]
-    if validation_data is not None:
-        chain.append(_Validation(validation_data, steps=validation_steps, guard=guard))
+    validation = {}
+    if hasattr(validation_data, "validation_callback"):
+        # A VideoDataset scores its pass e after epoch e (exact across resumes): its own callback, first among
+        # those that read val_* (schedule, checkpoint, logs).
+        chain.append(validation_data.validation_callback(steps=validation_steps))
+    elif validation_data is not None:
+        validation = {"validation_data": validation_data, "validation_steps": validation_steps}  # Keras' own
     chain += [plateau, checkpoint]
     if tensorboard and is_chief:
         chain.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")))
@@ -544,6 +592,7 @@ def _train(*, model, train_data, validation_data, run_dir, epochs, steps_per_epo
             callbacks=chain,
             verbose=verbose,
             shuffle=False,  # the data's order is the dataset's own (seeded), never Keras'
+            **validation,
         )
     for data in (train_data, validation_data):
         if hasattr(data, "check_failures"):
@@ -557,6 +606,13 @@ def _train(*, model, train_data, validation_data, run_dir, epochs, steps_per_epo
     stopped = None
     if guard.stopping:
         stopped = f"diverged: {guard.divergence['reason']}"
+    elif checkpoint.cut_short:
+        cut = checkpoint.cut_short
+        stopped = (f"stopped during epoch {cut['epoch']} after {cut['steps']} of {steps_per_epoch} steps; that "
+                   f"epoch is not committed (the run folder holds epoch {completed}): the same call resumes and "
+                   f"redoes epoch {cut['epoch']}")
+        if verbose != 0:
+            print(f"{run_dir}: training {stopped}.", file=sys.stderr)
     elif completed < epochs:
         stopped = f"stopped by a callback after epoch {completed}"
     best_weights = os.path.join(run_dir, checkpoints.BEST_WEIGHTS)

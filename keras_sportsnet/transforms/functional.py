@@ -67,11 +67,17 @@ PAPER_CROP = 170
 """The paper's crop of full-resolution models: 170 x 170 from the 200 x 200 frames."""
 
 
-def _backend(backend=None):
-    """The backend to compute with: TensorFlow inside a tf.data graph, else Keras' own."""
+def _backend(backend=None, x=None):
+    """The backend to compute with: TensorFlow inside a tf.data graph, else Keras' own.
+
+    A tensor of another Keras backend traced inside a TensorFlow function (JAX
+    under ``jax2tf``, as when a JAX model is exported to a SavedModel) keeps
+    its own backend: TensorFlow ops cannot take a JAX tracer.
+    """
     if backend is not None:
         return backend
-    return DynamicBackend("tensorflow" if in_tf_graph() else None)
+    native = keras.backend.backend() != "tensorflow" and x is not None and keras.ops.is_tensor(x)
+    return DynamicBackend("tensorflow" if in_tf_graph() and not native else None)
 
 
 def _minimum(backend, a, b):
@@ -196,7 +202,7 @@ def crop(clips, top, left, size, *, backend=None):
     crop(np.zeros((2, 4, 200, 200, 3)), top=[0, 30], left=[0, 30], size=170).shape  # (2, 4, 170, 170, 3)
     ```
     """
-    backend = _backend(backend)
+    backend = _backend(backend, clips)
     size = check_size("size", size)
     _check_fits(clips, size)
     if len(clips.shape) == 4:  # one clip: plain slicing (offsets are ints or TF scalars)
@@ -223,7 +229,7 @@ def centre_crop(clips, size, *, backend=None):
     centre_crop(np.zeros((4, 200, 200, 3)), 170).shape   # (4, 170, 170, 3)
     ```
     """
-    backend = _backend(backend)
+    backend = _backend(backend, clips)
     size = check_size("size", size)
     _check_fits(clips, size)
     shape = backend.core.shape(clips)
@@ -245,7 +251,7 @@ def flip_left_right(clips, flips, *, backend=None):
     flipped = flip_left_right(clips, [True, False])   # the first clip mirrored
     ```
     """
-    backend = _backend(backend)
+    backend = _backend(backend, clips)
     ops = backend.numpy
     if len(clips.shape) == 4:
         flag = backend.cast(backend.convert_to_tensor(flips), "bool")
@@ -279,7 +285,7 @@ def paper_crop_flip(clip, draws, crop_size, *, training=True, backend=None):
     paper_crop_flip(np.zeros((4, 200, 200, 3), "uint8"), np.array([7, 40, 1]), 170).shape  # (4, 170, 170, 3)
     ```
     """
-    backend = _backend(backend)
+    backend = _backend(backend, clip)
     size = check_size("crop_size", crop_size)
     if not training:
         return centre_crop(clip, size, backend=backend)
@@ -311,7 +317,7 @@ def centre_crop_resize(clips, size=PAPER_RESIZE, *, dtype=None, backend=None):
     centre_crop_resize(np.zeros((10, 240, 320, 3), "uint8"), 200).shape   # (10, 200, 200, 3) uint8
     ```
     """
-    backend = _backend(backend)
+    backend = _backend(backend, clips)
     size = check_size("size", size)
     input_dtype = keras.backend.standardize_dtype(clips.dtype)
     dtype = dtype or ("uint8" if input_dtype == "uint8" else "float32")
@@ -354,7 +360,7 @@ def evaluation_views(clips, crop_size, *, backend=None):
     evaluation_views(np.zeros((2, 4, 200, 200, 3)), 170).shape   # (8, 4, 170, 170, 3)
     ```
     """
-    backend = _backend(backend)
+    backend = _backend(backend, clips)
     crop_height, crop_width = check_size("crop_size", crop_size)
     _check_fits(clips, (crop_height, crop_width))
     clips, _ = _batched(clips, backend)

@@ -146,9 +146,7 @@ def make_datasets(data, *, model, batch_size, seed=0, validation_split=0.2, resi
     from keras_sportsnet.data.datasets import video_dataset_from_directory
 
     common = dict(model=model, batch_size=batch_size, seed=seed, clips_per_video=clips_per_video, verbose=verbose)
-    if resize_to is None and getattr(model, "preprocessor", None) is not None:
-        resize_to = model.preprocessor.get_config()["resize_to"]
-    if resize_to is not None:
+    if resize_to is not None:  # else the model's preprocessor decides (video_dataset_from_directory(model=...))
         common["resize_to"] = resize_to
     if validation_split:
         return video_dataset_from_directory(os.fspath(data), validation_split=validation_split, subset="both", **common)
@@ -284,6 +282,7 @@ def _left_out(*datasets):
 
 def _set_resize_to(model, resize_to):
     """Gives ``model`` a preprocessor that resizes to ``resize_to`` (its other settings kept)."""
+    from keras_sportsnet.data.config import preprocessor_settings
     from keras_sportsnet.models import VideoPreprocessor
     from keras_sportsnet.utils.checks import check_resize
 
@@ -292,7 +291,7 @@ def _set_resize_to(model, resize_to):
         raise ValueError(f"`resize_to` needs a keras_sportsnet classifier (with a preprocessor); {model.name!r} "
                          "has none.")
     check_resize(current.get_config()["image_size"], resize_to)  # the data pipeline's message, before any work
-    if current.get_config()["resize_to"] != resize_to:
+    if preprocessor_settings(model).get("resize_to") != resize_to:
         model.preprocessor = VideoPreprocessor.from_config({**current.get_config(), "resize_to": resize_to})
 
 

@@ -116,10 +116,9 @@ def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, view
     outcome = predict("my_folder/", model="runs/slow/preset", top_k=3)
     ```
     """
-    from keras_sportsnet.evaluation import VideoPrediction
-    from keras_sportsnet.evaluation import decode_predictions
     from keras_sportsnet.evaluation import evaluate_videos
     from keras_sportsnet.evaluation import predict_video
+    from keras_sportsnet.evaluation import predictions_from_scores
     from keras_sportsnet.evaluation.protocol import video_list
     from keras_sportsnet.utils.checks import check_positive_int
     from keras_sportsnet.workflows.model_loading import load_model
@@ -131,15 +130,11 @@ def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, view
         predictions = predict_video(videos, model=loaded.model, top_k=top_k, seed=seed, on_error=on_error,
                                     verbose=verbose, **protocol)
         return PredictionOutcome(predictions, None, loaded.class_names)
-    # The same protocol through evaluate_videos, whose VideoScores the figures need.
+    # The same protocol through evaluate_videos, whose VideoScores the figures need; the same predictions.
     listing = video_list(videos, labelled=False)
     with _failures_reported_by_the_outcome():
         scores = evaluate_videos(loaded.model, listing, seed=seed, on_error=on_error, verbose=verbose, **protocol)
-    top = decode_predictions(scores, top=min(top_k, len(scores.class_names)))
-    decoded = dict(zip(scores.video_ids, top))
-    failures = scores.metadata.get("skipped", {})
-    predictions = [VideoPrediction(path, top_k=tuple(decoded[path])) if path in decoded
-                   else VideoPrediction(path, error=failures.get(path, "not classified")) for path in listing.paths]
+    predictions = predictions_from_scores(scores, top_k=top_k, paths=[*listing.paths, *listing.missing])
     return PredictionOutcome(predictions, scores, loaded.class_names)
 
 

@@ -65,9 +65,9 @@ def _class_names(model):
 
 
 def _resize_to(model):
-    preprocessor = getattr(model, "preprocessor", None)
-    resize_to = preprocessor.get_config().get("resize_to") if preprocessor is not None else None
-    return resize_to or DEFAULT_RESIZE_TO
+    from keras_sportsnet.data.config import preprocessor_settings
+
+    return preprocessor_settings(model).get("resize_to") or DEFAULT_RESIZE_TO
 
 
 def load_model(weights, *, include_top=True):

@@ -39,3 +39,39 @@ def test_resolve_seed_checks_and_draws():
     assert isinstance(drawn, int) and 0 <= drawn < 2**31
     with pytest.raises(ValueError, match="`seed` must be an int >= 0. Received: seed=-1"):
         keys.resolve_seed(-1)
+
+
+# Every use of a random source outside the key module, and why it is not a key of its own (issue 15: "one place
+# that derives every random key"). A new entry needs a reason here and in the module's docstring.
+RANDOM_SOURCE_EXCEPTIONS = {
+    "data/sampling.py": "turns a seed made by this module (`video_seed`), or a caller's own seed or Generator, "
+                        "into a NumPy Generator: it derives no key",
+    "datasets/synthetic_sports.py": "the embedded dataset's pixels, a pure function of (seed, class, index) "
+                                    "given to `load_data`: content, not a pipeline choice",
+    "distributed/context.py": "setup(seed=None) on several processes: process 0 draws the shared seed of the "
+                              "initial weights and broadcasts it (an explicit seed skips the draw)",
+    "testing/": "helpers for users' tests, never imported by the library",
+}
+
+
+def test_every_random_source_goes_through_the_key_module_or_is_a_documented_exception():
+    import os
+    import re
+
+    import keras_sportsnet
+
+    package = os.path.dirname(keras_sportsnet.__file__)
+    pattern = re.compile(r"np\.random|numpy\.random|RandomState|default_rng|SeedSequence|^\s*import random\b|"
+                         r"^\s*from random import|tf\.random\.", re.MULTILINE)
+    found = set()
+    for folder, _, files in os.walk(package):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                relative = os.path.relpath(path, package).replace(os.sep, "/")
+                with open(path, encoding="utf-8") as handle:
+                    if pattern.search(handle.read()) and relative != "data/random.py":
+                        found.add(relative)
+    unexplained = {path for path in found if not any(path.startswith(known) for known in RANDOM_SOURCE_EXCEPTIONS)}
+    assert not unexplained, f"random sources outside keras_sportsnet/data/random.py: {sorted(unexplained)}"
+    assert "evaluation/runner.py" not in found  # evaluation clip seeds: `video_seed` (issue 15)

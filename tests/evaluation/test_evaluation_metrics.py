@@ -67,6 +67,27 @@ def test_as_multi_hot_accepts_every_form():
     assert ev.as_multi_hot([], 3).shape == (0, 3)
 
 
+def test_as_multi_hot_builds_through_the_data_packages_one_builder(monkeypatch):
+    """Issue 15: one multi-hot builder (`keras_sportsnet.data.multi_hot`); evaluation only validates and calls it."""
+    from keras_sportsnet.data import lists
+    from keras_sportsnet.evaluation import metrics
+
+    calls = []
+    real = lists.multi_hot
+
+    def spy(labels, num_classes, dtype="float32"):
+        calls.append(dtype)
+        return real(labels, num_classes, dtype=dtype)
+
+    monkeypatch.setattr(metrics, "multi_hot", spy)
+    ev.as_multi_hot([(1,), (2, 0)], 3)
+    ev.as_multi_hot(np.array([1, 0]), 3)
+    assert calls == ["uint8", "uint8"]
+    assert not hasattr(metrics, "_multi_hot_from_sequence")
+    big = np.random.default_rng(0).integers(0, 487, 200_000)  # Sports-1M's test set size: a vectorised path
+    np.testing.assert_array_equal(np.argmax(real(big, 487, dtype="uint8"), axis=1), big)
+
+
 @pytest.mark.parametrize(
     "labels, fragment",
     [
@@ -656,9 +677,9 @@ def test_evaluation_imports_only_numpy_and_the_standard_library():
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
                 if node.module and node.module.startswith("keras_sportsnet"):
-                    # the package's own argument checks are NumPy-only too
-                    assert node.module.startswith(("keras_sportsnet.evaluation", "keras_sportsnet.utils")), (
-                        file.name, node.module)
+                    # the package's own argument checks and its one multi-hot builder are NumPy-only too
+                    assert node.module.startswith(("keras_sportsnet.evaluation", "keras_sportsnet.utils")) or (
+                        node.module == "keras_sportsnet.data.lists"), (file.name, node.module)
             for name in names:
                 assert name.split(".")[0] in allowed, (file.name, name)
 

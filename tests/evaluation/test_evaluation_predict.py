@@ -176,3 +176,47 @@ def test_the_real_video_corpus_gives_one_answer_per_file(real_videos, model):
         except ksn.data.VideoError as error:
             assert prediction.error == error.problem, name
     assert sum(p.ok for p in predictions) >= len(names) - 2  # at most the two Megamind files fail
+
+
+@pytest.mark.slow
+def test_predict_video_on_jax_loads_no_tensorflow_even_when_it_is_installed(tmp_path):
+    """Issue 16: ``import keras_sportsnet.data`` and `predict_video` on JAX leave TensorFlow unloaded (3-9 s, noise).
+
+    TensorFlow is installed here, so Keras would import it on first use of its serializer (``Layer.get_config``
+    checks for TF types whenever TF can be imported): the preprocessor's settings are read without it.
+    """
+    import subprocess
+    import sys
+    import textwrap
+
+    from keras_sportsnet.data.encoding import write_video
+
+    video = str(tmp_path / "tiny.mp4")
+    write_video(video, index_frames(24, 48, 64, seed=1))
+    script = textwrap.dedent(f"""
+        import sys
+        import keras_sportsnet as ksn
+        import keras_sportsnet.data
+        loaded = ["tensorflow" in sys.modules]
+        prediction = ksn.predict_video({video!r}, model="slow_fusion_synthetic")[0]
+        loaded.append("tensorflow" in sys.modules)
+        print(prediction.error, len(prediction.top_k), *loaded)
+    """)
+    root = os.path.dirname(os.path.dirname(ksn.__file__))
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-4:] == ["None", "5", "False", "False"], done.stdout
+
+
+def test_preprocessor_settings_are_read_from_attributes_and_equal_get_config():
+    """The one reader (data.config.preprocessor_settings): a real preprocessor's attributes, a stand-in's config."""
+    from keras_sportsnet.data.config import PREPROCESSOR_SETTINGS
+    from keras_sportsnet.data.config import preprocessor_settings
+
+    model = ksn.SlowFusion(spec=SPEC, input_shape=(10, 32, 32, 3), classes=3)
+    config = model.preprocessor.get_config()
+    assert preprocessor_settings(model) == {name: config[name] for name in PREPROCESSOR_SETTINGS}
+    stand_in = type("Model", (), {"preprocessor": type("P", (), {"get_config": lambda self: {"resize_to": 64}})()})()
+    assert preprocessor_settings(stand_in) == {"resize_to": 64} and preprocessor_settings(object()) == {}

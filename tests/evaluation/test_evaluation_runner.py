@@ -144,6 +144,19 @@ def test_fewer_views_are_the_first_views_and_the_seed_fixes_the_clips(folder, mo
     assert not np.allclose(other.logits[:, :, 0], four.logits[:, :, 0])
 
 
+def test_evaluation_clip_seeds_come_from_the_one_key_module(folder, model, monkeypatch):
+    """Issue 15: video i's clips are drawn from `keras_sportsnet.data.random.video_seed(seed, i)` (as in shards)."""
+    from keras_sportsnet.data import random as keys
+
+    calls = []
+    real = keys.video_seed
+    monkeypatch.setattr(keys, "video_seed", lambda seed, video: calls.append((seed, video)) or real(seed, video))
+    scores = evaluate_videos(model, str(folder), clips_per_video=2, views=1, seed=7, workers=1, verbose=False)
+    assert sorted(calls) == [(7, video) for video in range(6)]
+    np.testing.assert_allclose(scores.logits[3], _direct(model, scores.video_ids[3], 3, 2, 1, 7),
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_every_form_of_videos_gives_the_same_scores(folder, model, tmp_path):
     videos = ksn.data.read_video_folder(str(folder))
     reference = evaluate_videos(model, videos, clips_per_video=2, views=1, verbose=False)

@@ -105,3 +105,26 @@ def test_onnx_export_of_a_never_called_preset_model(tmp_path):
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     outputs = session.run(None, {session.get_inputs()[0].name: raw})[0]
     np.testing.assert_allclose(outputs, model.predict(raw, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_saved_model_export_on_the_jax_backend_with_a_frame_size(tmp_path):
+    """jax2tf traces the preprocessor with JAX tracers inside a TF function: the transforms keep JAX ops there."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, tensorflow as tf, keras_sportsnet as ksn\n"
+        "m = ksn.from_preset('slow_fusion_synthetic')\n"
+        f"path = ksn.export_model(m, {str(tmp_path / 'saved')!r}, frame_size=(64, 64))\n"
+        "raw = np.random.default_rng(0).integers(0, 256, (2, 10, 64, 64, 3), dtype=np.uint8)\n"
+        "loaded = tf.saved_model.load(path)\n"
+        "print('max difference', float(np.abs(loaded.serve(tf.constant(raw)).numpy() - m.predict(raw, verbose=0)).max()))\n"
+    )
+    import os
+
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    difference = float(result.stdout.strip().splitlines()[-1].split()[-1])
+    assert difference < 1e-5

@@ -219,6 +219,16 @@ class _FakeVideoDataset:
         self.calls.append(("one_pass", index))
         return self._data
 
+    stopped = False
+
+    def callback(self):
+        return keras.callbacks.Callback()
+
+    def validation_callback(self, steps=None):
+        """The dataset's own implementation (the trainer has none of its own), run on this fake."""
+        self.calls.append(("validation_callback", steps))
+        return ksn.data.VideoDataset.validation_callback(self, steps)
+
     def check_model(self, model):
         self.calls.append(("check_model", model.num_classes))
         if model.num_classes != self.num_classes:
@@ -228,21 +238,123 @@ class _FakeVideoDataset:
 def test_video_dataset_validation_scores_one_pass_per_epoch_and_resumes_at_the_step(tmp_path):
     train_data, val = _FakeVideoDataset(), _FakeVideoDataset()
     result = _train(_tiny_model(), train_data, tmp_path / "run", epochs=2, validation_data=val)
-    assert val.calls == [("check_model", 3), ("one_pass", 0), ("one_pass", 1)]
+    assert val.calls == [("check_model", 3), ("validation_callback", None), ("one_pass", 0), ("one_pass", 1)]
     assert train_data.calls == [("check_model", 3), ("as_tf_dataset", 0)]
     assert "val_hit_at_1" in result["history"][1] and result["monitor"] == "val_hit_at_1"
     train_data.calls, val.calls = [], []
-    _train(_tiny_model(), train_data, tmp_path / "run", epochs=4, validation_data=val)
-    assert train_data.calls[-1] == ("as_tf_dataset", 2 * 3) and val.calls[1:] == [("one_pass", 2), ("one_pass", 3)]
+    _train(_tiny_model(), train_data, tmp_path / "run", epochs=4, validation_data=val, validation_steps=2)
+    assert train_data.calls[-1] == ("as_tf_dataset", 2 * 3)
+    assert val.calls[1:] == [("validation_callback", 2), ("one_pass", 2), ("one_pass", 3)]
     with pytest.raises(ValueError, match="model has 5 classes, the data 3"):
         _train(_tiny_model(5), train_data, tmp_path / "other", epochs=1, validation_data=val)
     assert not os.path.exists(tmp_path / "other" / "state.json")
 
 
-def test_plain_tf_data_validation_is_used_as_is(tmp_path):
-    result = _train(_tiny_model(), _arrays(), tmp_path / "run", epochs=2, validation_data=_arrays(8, seed=1))
+def test_plain_tf_data_or_array_validation_is_used_as_is(tmp_path):
+    model, val = _tiny_model(), _arrays(8, seed=1)
+    result = _train(model, _arrays(), tmp_path / "run", epochs=2, validation_data=val)
     assert [sorted(k for k in row if k.startswith("val_")) for row in result["history"]] == [
         ["val_hit_at_1", "val_loss"]] * 2
+    np.testing.assert_allclose(result["history"][-1]["val_loss"], model.evaluate(val, verbose=0)[0], rtol=1e-5)
+    clips, labels = (np.concatenate(part) for part in zip(*val.as_numpy_iterator()))
+    arrays = _train(model, _arrays(), tmp_path / "arrays", epochs=1, validation_data=(clips, labels),
+                    validation_steps=1, compile=False)
+    np.testing.assert_allclose(arrays["history"][0]["val_loss"], model.evaluate(clips, labels, verbose=0)[0],
+                               rtol=1e-5)
+
+
+# ------------------------------------------------------------------------- epochs cut short are not committed
+
+
+class _StopDuring(keras.callbacks.Callback):
+    """A stop request in the middle of an epoch: ``model.stop_training`` after batch ``batch`` of ``epoch`` (0-based)."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.current, batch) == (self.epoch, self.batch):
+            self.model.stop_training = True
+
+
+class _BatchesPerEpoch(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.counts = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.counts.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.counts[-1] = batch + 1
+
+
+def _same_weights(a, b):
+    assert len(a.weights) == len(b.weights) > 0
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y), rtol=1e-5, atol=1e-6)
+
+
+def test_an_epoch_cut_short_by_a_stop_request_is_not_committed_and_the_resume_redoes_it(tmp_path):
+    def run(run_dir, callbacks=()):
+        keras.utils.set_random_seed(0)
+        model = _tiny_model()
+        return model, _train(model, _FakeVideoDataset(), tmp_path / run_dir, 3, steps_per_epoch=3, monitor="loss",
+                             callbacks=callbacks)
+
+    straight, _ = run("straight")
+    _, stopped = run("run", [_StopDuring(1, 0)])  # epoch 2 stops after its first of 3 steps
+    state = checkpoints.load_state(str(tmp_path / "run"))
+    assert state.epoch == 1 == stopped["epochs_completed"] and [row["epoch"] for row in state["history"]] == [1]
+    assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == ["best-epoch-000001.weights.h5", "epoch-000001.npz"]
+    assert json.load(open(tmp_path / "run" / "best.json"))["epoch"] == 1
+    assert re.search(r"epoch 2 after 1 of 3 steps.*not committed.*redoes epoch 2", stopped["stopped"])
+    model, resumed = run("run")
+    assert resumed["resumed_from"] == 1 and [row["epoch"] for row in resumed["history"]] == [1, 2, 3]
+    _same_weights(model, straight)
+
+
+def test_training_data_stopped_by_a_decode_failure_commits_only_whole_epochs(tmp_path, monkeypatch):
+    from keras_sportsnet.data import sources
+
+    folder = write_class_videos(tmp_path / "videos", ["a", "b"], 4,
+                                lambda label, video: index_frames(12, 32, 32, seed=4 * label + video))
+    bad, damaged = os.path.join(folder, "b", "v2.mp4"), [True]  # clip 6 of the pass: epoch 2's second batch
+    read_clip = sources.read_clip
+
+    def failing_read_clip(path, indices, **kwargs):
+        if damaged[0] and os.path.abspath(path) == os.path.abspath(bad):
+            raise ksn.data.VideoError(path, "damaged stream: frame 3 cannot be decoded")
+        return read_clip(path, indices, **kwargs)
+
+    monkeypatch.setattr(sources, "read_clip", failing_read_clip)
+
+    def run(run_dir, callbacks=()):
+        keras.utils.set_random_seed(0)
+        model = ksn.EarlyFusion(spec=SPEC, input_shape=(2, 32, 32, 3), classes=2)
+        data = ksn.data.video_dataset_from_directory(
+            folder, num_frames=2, image_size=32, resize_to=32, batch_size=2, seed=0, verbose=False, shuffle=False,
+            sampling_mode="uniform", on_error="raise")
+        # One class per epoch (shuffle=False) makes the loss jump between epochs: the guard is not under test here.
+        return model, _train(model, data, tmp_path / run_dir, 2, steps_per_epoch=2, monitor="loss",
+                             callbacks=callbacks, on_divergence="continue")
+
+    batches = _BatchesPerEpoch()
+    with pytest.raises(ksn.data.VideoError, match=r"v2.mp4: damaged stream"):
+        run("run", [batches])
+    # The data may stop while epoch 1 runs (read ahead) or in epoch 2: only whole epochs are ever committed.
+    whole = next((i for i, count in enumerate(batches.counts) if count < 2), len(batches.counts))
+    state = checkpoints.load_state(str(tmp_path / "run"))
+    assert (state.epoch if state else 0) == whole < 2, batches.counts
+    damaged[0] = False  # the file repaired: the same call resumes and redoes the stopped epoch
+    model, resumed = run("run")
+    assert resumed["resumed_from"] == (whole or None) and [row["epoch"] for row in resumed["history"]] == [1, 2], resumed
+    straight, _ = run("straight")
+    _same_weights(model, straight)
 
 
 # ---------------------------------------------------------------------------------------- the run folder

@@ -88,3 +88,34 @@ def test_evaluate_reports_metrics_groups_and_skipped_videos(folder, tmp_path):
     out = tmp_path / "metrics.json"
     workflows.write_metrics_json(str(out), outcome)
     assert json.load(open(out))["group_mAP"] == pytest.approx(outcome.group_map)
+
+
+def test_kept_scores_give_the_predictions_of_predict_video_missing_files_included(folder, tmp_path):
+    """Issue 15: one implementation of the predictions (`keras_sportsnet.evaluation.predictions_from_scores`).
+
+    `predict(keep_scores=True)` once rebuilt them by hand from the scores and dropped the missing files of a
+    list (which `predict_video` reports): the two paths gave different videos.
+    """
+    import keras
+
+    from keras_sportsnet import evaluation
+    from keras_sportsnet.data import VideoList
+    from keras_sportsnet.models import build_model
+
+    keras.utils.set_random_seed(1)
+    model = build_model("single_frame", spec="C(4,5,2)-N-P-FC(8)", classes=2, input_shape=(1, 32, 32, 3))
+    paths = [str(folder / "videos" / "a" / "v0.mp4"), str(folder / "videos" / "b" / "v1.mp4")]
+    missing = str(tmp_path / "gone.mp4")
+    listing = VideoList(tuple(paths), ((), ()), ("0", "1"), missing=(missing,))
+    options = dict(model=model, top_k=2, clips_per_video=2, views=2)
+    direct = evaluation.predict_video(listing, **options)
+    for keep_scores in (False, True):
+        outcome = workflows.predict(listing, keep_scores=keep_scores, verbose=False, **options)
+        assert [p.path for p in outcome.predictions] == paths + [missing] == [p.path for p in direct]
+        assert "not found" in outcome.failures[missing]
+        for ours, theirs in zip(outcome.predictions[:2], direct[:2]):
+            assert [n for n, _ in ours.top_k] == [n for n, _ in theirs.top_k]
+            assert [p for _, p in ours.top_k] == pytest.approx([p for _, p in theirs.top_k], abs=1e-6)
+    with pytest.warns(UserWarning, match="Leaving 1 of 3 videos out"):
+        scores = evaluation.evaluate_videos(model, listing, clips_per_video=2, views=2, verbose=False)
+    assert evaluation.predictions_from_scores(scores, top_k=2) == direct
