@@ -42,6 +42,7 @@ __all__ = [
     "SUCCESS",
     "TRANSFER_DROPOUT",
     "USAGE_ERROR",
+    "add_max_pixels_argument",
     "Subcommand",
     "UsageError",
     "check_crop_fits",
@@ -133,6 +134,22 @@ def int_at_least(minimum, maximum=None):
 
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
+
+
+def add_max_pixels_argument(parser):
+    """Declares ``--max-pixels`` (the decoder's per-frame pixel budget), the one definition the subcommands share.
+
+    Args:
+        parser: the subcommand's `argparse.ArgumentParser`.
+
+    Example:
+    ```python
+    add_max_pixels_argument(parser)   # args.max_pixels: int or None (the decoder's default)
+    ```
+    """
+    parser.add_argument("--max-pixels", type=positive_int,
+                        help="largest frame, in pixels, a video may have (default 16777216 = 4096 x 4096): a larger "
+                             "one is refused, and the message gives the value that reads it")
 _positive_float = _argument_type(float, "a finite number > 0", lambda value: 0 < value < math.inf)
 
 

@@ -12,6 +12,7 @@ from keras_sportsnet.cli.common import SOME_INPUTS_BAD
 from keras_sportsnet.cli.common import TRANSFER_DROPOUT
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
+from keras_sportsnet.cli.common import add_max_pixels_argument
 from keras_sportsnet.cli.common import Subcommand
 from keras_sportsnet.cli.common import check_crop_fits
 from keras_sportsnet.cli.common import check_inputs_exist
@@ -89,6 +90,7 @@ def _predict(args):
             videos.append(path)
         outcome = workflows.predict(videos, model=args.weights, top_k=args.top, clips_per_video=args.clips,
                                     views=args.views, seed=args.seed, keep_scores=bool(args.plot),
+                                    max_pixels=args.max_pixels,
                                     verbose=not args.quiet)
         for prediction in outcome.predictions:  # printed as Python prints a VideoPrediction
             print(prediction, file=sys.stdout if prediction.ok else sys.stderr)
@@ -254,7 +256,8 @@ def _evaluate(args):
     from keras_sportsnet.utils.tables import format_markdown_table
 
     outcome = workflows.evaluate(args.weights, args.data, clips_per_video=args.clips, views=args.views, seed=args.seed,
-                                 batch_size=args.batch_size, scores_path=args.scores, groups=args.groups)
+                                 batch_size=args.batch_size, scores_path=args.scores, groups=args.groups,
+                                 max_pixels=args.max_pixels)
     rows = list(outcome.metrics.items()) + [[f"mAP {group}", value] for group, value in outcome.group_map.items()]
     print(format_markdown_table(["metric", "value"], rows))
     print()
@@ -292,6 +295,7 @@ def _predict_arguments(parser, parents):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the predictions as JSON")
     parser.add_argument("--plot", help="also draw the prediction strip (thumbnail + top-k bars) to this .png/.svg/.pdf")
+    add_max_pixels_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -328,6 +332,7 @@ def _evaluate_arguments(parser, parents):
     parser.add_argument("--scores", help="save the per-view scores here (.npz) to re-score or plot later")
     parser.add_argument("--groups", help="'ucf101' or a JSON file {group: [class names]} for per-group mAP")
     parser.add_argument("--json", help="also write the metrics as JSON")
+    add_max_pixels_argument(parser)
 
 
 def _transfer_arguments(parser, parents):

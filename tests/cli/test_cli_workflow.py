@@ -112,6 +112,26 @@ def test_predict_prints_the_top_classes_by_name(workspace, capsys, tmp_path):
     assert [entry["error"] is None for entry in json.load(open(out))] == [True, False]
 
 
+def test_max_pixels_on_the_command_line_refuses_and_then_reads_a_large_video(workspace, capsys):
+    root, run = workspace
+    video = str(root / "videos" / "row" / "v1.mp4")
+    from keras_sportsnet.data import probe_video
+
+    info = probe_video(video)
+    pixels = info.width * info.height
+    assert main(["scan", video, "--max-pixels", str(pixels - 1), "--quiet"]) == 1
+    assert f"--max-pixels {pixels} on the command line" in capsys.readouterr().out
+    assert main(["predict", video, "--weights", os.path.join(run, "preset"), "--clips", "1", "--views", "1",
+                 "--max-pixels", str(pixels - 1), "--quiet"]) == 1
+    assert f"--max-pixels {pixels} on the command line" in capsys.readouterr().err
+    assert main(["predict", video, "--weights", os.path.join(run, "preset"), "--clips", "1", "--views", "1",
+                 "--max-pixels", str(pixels), "--quiet"]) == 0
+    # Every video refused: nothing was evaluated, an input error (2) whose message gives the flag's value.
+    assert main(["evaluate", str(root / "videos"), "--weights", os.path.join(run, "preset"), "--clips", "1",
+                 "--views", "1", "--max-pixels", str(pixels - 1)]) == 2
+    assert f"--max-pixels {pixels} on the command line" in capsys.readouterr().err
+
+
 def test_predict_classifies_every_video_of_a_folder(workspace, capsys):
     root, run = workspace
     assert main(["predict", str(root / "videos"), "--weights", os.path.join(run, "preset"), "--clips", "1",
