@@ -12,7 +12,9 @@ main(["presets"])   # the exit code: 0
 """
 
 import argparse
+import errno
 import os
+import re
 import sys
 import traceback
 
@@ -32,7 +34,8 @@ DESCRIPTION = "Video CNNs of Karpathy et al. (CVPR 2014) for Keras 3: train, eva
 EPILOG = """\
 Exit codes:
   0    success
-  1    finished, but some inputs were bad (listed on stderr), or training stopped without a usable model
+  1    finished, but some inputs were bad (listed on stderr, counted at the end), or the work stopped
+       part-way (training diverged, a full disk, a damaged shard: what was finished is kept)
   2    usage or input error (one line naming the argument or file; nothing was done)
   70   internal error (a bug: the traceback is printed; please report it)
   130  interrupted (Ctrl-C)
@@ -47,6 +50,11 @@ Examples:
 _EXPECTED = (ValueError, OSError, ImportError, FloatingPointError, MemoryError)
 _EXPECTED_BY_NAME = ("ResourceExhaustedError", "InvalidArgumentError", "NotFoundError", "PermissionDeniedError",
                      "HfHubHTTPError", "HTTPError")
+# A keras_sportsnet sentence raised inside a TensorFlow graph (tf.debugging.Assert in the shard reader), as TensorFlow
+# frames it: "Graph execution error: / Detected at node ... / assertion failed: [keras_sportsnet: SENTENCE] / [[{{node".
+_GRAPH_SENTENCE = re.compile(r"^(?:assertion failed: )?\[keras_sportsnet: (?P<sentence>.+)\]\s*$", re.M)
+# Failures that come while the work is under way (it was started, and what was finished is kept): exit code 1.
+_FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
 
 def build_parser():
@@ -76,9 +84,31 @@ def _is_expected(error):
     return isinstance(error, _EXPECTED) or any(cls.__name__ in _EXPECTED_BY_NAME for cls in type(error).__mro__)
 
 
+def _exit_code(error):
+    """1 for a failure met during the work (a full disk: the finished epochs or files are kept), else 2."""
+    if isinstance(error, common.UsageError):
+        return common.USAGE_ERROR
+    if isinstance(error, OSError) and error.errno in _FULL_DISK:
+        return common.SOME_INPUTS_BAD
+    if _graph_sentence(error):  # raised by the data while the work ran (a damaged shard)
+        return common.SOME_INPUTS_BAD
+    return common.USAGE_ERROR
+
+
+def _graph_sentence(error):
+    """Our own sentence inside a TensorFlow error's framing (node names, stack notes, op names), or None."""
+    if not any(cls.__name__ == "OpError" for cls in type(error).__mro__):
+        return None
+    found = _GRAPH_SENTENCE.search(str(error))
+    return found.group("sentence").strip() if found else None
+
+
 def _message(error):
     if isinstance(error, MemoryError):
         return f"out of memory ({error or 'MemoryError'}); use smaller inputs (--batch-size, --clips) or more memory"
+    sentence = _graph_sentence(error)
+    if sentence:
+        return sentence
     text = str(error).strip() or type(error).__name__
     if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
         text = f"{error.filename}: {text}"
@@ -144,7 +174,7 @@ def main(argv=None):
             if args.verbose:
                 traceback.print_exc()
             print(f"{name}: error: {_message(error)}", file=sys.stderr)
-            return common.USAGE_ERROR
+            return _exit_code(error)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ says so with ``needs_keras=True``; `main` then imports Keras (and the backend)
 with the native start-up log lines held back, unless ``--verbose``.
 
 Exit codes (the README's promise): `SUCCESS` 0, `SOME_INPUTS_BAD` 1 (the work
-finished but some inputs were bad: listed on stderr), `USAGE_ERROR` 2 (bad
+finished but some inputs were bad: listed on stderr; or it stopped part-way,
+keeping what was finished: a diverged run, a full disk), `USAGE_ERROR` 2 (bad
 arguments, missing paths, unwritable outputs, unusable inputs: one line naming
 the argument or file), `INTERRUPTED` 130 (Ctrl-C), `INTERNAL_ERROR` 70 (a bug:
 the traceback is printed), `OUTPUT_CLOSED` 141 (the reader of stdout went away).
@@ -29,6 +30,7 @@ import threading
 import warnings
 
 __all__ = [
+    "FRAME_SIZES",
     "FUSIONS",
     "INTERNAL_ERROR",
     "INTERRUPTED",
@@ -40,8 +42,10 @@ __all__ = [
     "SUCCESS",
     "TRANSFER_DROPOUT",
     "USAGE_ERROR",
+    "add_max_pixels_argument",
     "Subcommand",
     "UsageError",
+    "check_crop_fits",
     "check_inputs_exist",
     "check_output_file",
     "check_output_folder",
@@ -73,6 +77,8 @@ RESOLUTIONS = ("full", "multires", "fovea", "context")
 REGIMES = ("top", "top3", "all", "scratch")
 SHORT_VIDEO_POLICIES = ("loop", "repeat_last", "pad", "skip")
 TRANSFER_DROPOUT = 0.5  # keras_sportsnet.training.DEFAULT_TRANSFER_DROPOUT
+# The crop a model reads by default: keras_sportsnet.models.backbone.FULL_FRAME_SIZE / MULTIRES_FRAME_SIZE.
+FRAME_SIZES = {"full": 170, "multires": 178, "fovea": 178, "context": 178}
 
 # Native (C++) log lines TensorFlow, XLA and absl print while they load, whatever TF_CPP_MIN_LOG_LEVEL says.
 _NATIVE_NOISE = (
@@ -128,6 +134,22 @@ def int_at_least(minimum, maximum=None):
 
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
+
+
+def add_max_pixels_argument(parser):
+    """Declares ``--max-pixels`` (the decoder's per-frame pixel budget), the one definition the subcommands share.
+
+    Args:
+        parser: the subcommand's `argparse.ArgumentParser`.
+
+    Example:
+    ```python
+    add_max_pixels_argument(parser)   # args.max_pixels: int or None (the decoder's default)
+    ```
+    """
+    parser.add_argument("--max-pixels", type=positive_int,
+                        help="largest frame, in pixels, a video may have (default 16777216 = 4096 x 4096): a larger "
+                             "one is refused, and the message gives the value that reads it")
 _positive_float = _argument_type(float, "a finite number > 0", lambda value: 0 < value < math.inf)
 
 
@@ -269,6 +291,32 @@ def check_inputs_exist(paths, argument):
     for path in paths:
         if not is_uri(path) and not os.path.exists(path):
             raise UsageError(f"`{argument}`: {path} does not exist.")
+
+
+def check_crop_fits(image_size, resize_to, *, resolution="full"):
+    """Refuses, before any work, an ``--image-size`` crop that cannot be cut from ``--resize-to`` frames.
+
+    The message is the data pipeline's (`keras_sportsnet.utils.checks.check_resize`), naming the flags.
+
+    Args:
+        image_size: int or None. ``--image-size`` (None: the default crop of ``resolution``).
+        resize_to: int or None. ``--resize-to`` (None: nothing to check; the default always fits).
+        resolution: str. ``--resolution``, for the default crop.
+
+    Example:
+    ```python
+    check_crop_fits(args.image_size, args.resize_to, resolution=args.resolution)
+    ```
+    """
+    if resize_to is None:
+        return
+    from keras_sportsnet.utils.checks import check_resize
+
+    size = image_size or FRAME_SIZES.get(resolution, FRAME_SIZES["full"])
+    try:
+        check_resize((size, size), resize_to, image_argument="--image-size", resize_argument="--resize-to")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def check_weights(weights, argument="--weights"):

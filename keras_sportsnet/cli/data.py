@@ -11,7 +11,9 @@ from keras_sportsnet.cli.common import SHORT_VIDEO_POLICIES
 from keras_sportsnet.cli.common import SOME_INPUTS_BAD
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
+from keras_sportsnet.cli.common import add_max_pixels_argument
 from keras_sportsnet.cli.common import Subcommand
+from keras_sportsnet.cli.common import check_crop_fits
 from keras_sportsnet.cli.common import check_inputs_exist
 from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import check_output_folder
@@ -51,6 +53,7 @@ def _scan(args):
         num_workers=args.workers,
         manifest=args.manifest,
         verbose=not args.quiet,
+        **({} if args.max_pixels is None else {"max_pixels": args.max_pixels}),
     )
     lines = str(report).splitlines()
     # Unless --quiet, scan_videos has already written the summary line (and progress) to stderr.
@@ -128,6 +131,7 @@ def _check_prepare_arguments(args):
         raise UsageError("Pass either --fusion or --num-frames/--frame-stride, not both.")
     if args.fusion is None and args.num_frames is None:
         raise UsageError("Say which clips to make: --fusion (and --resolution), or --num-frames.")
+    check_crop_fits(args.image_size, args.resize_to, resolution=args.resolution if args.fusion else "full")
     if args.shard_index >= args.num_shards:
         raise UsageError(f"`--shard-index` must be in [0, --num-shards) = [0, {args.num_shards}). "
                          f"Received: --shard-index {args.shard_index}")
@@ -215,6 +219,7 @@ def _scan_arguments(parser, parents):
     parser.add_argument("--follow-links", action="store_true", help="descend into symbolic links to folders")
     parser.add_argument("--workers", type=positive_int, help="probing threads (default: 2 x CPUs, at most 8)")
     parser.add_argument("--json", help="also write the full report (every video's probe) as JSON to this path")
+    add_max_pixels_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 

@@ -12,7 +12,9 @@ from keras_sportsnet.cli.common import SOME_INPUTS_BAD
 from keras_sportsnet.cli.common import TRANSFER_DROPOUT
 from keras_sportsnet.cli.common import SUCCESS
 from keras_sportsnet.cli.common import UsageError
+from keras_sportsnet.cli.common import add_max_pixels_argument
 from keras_sportsnet.cli.common import Subcommand
+from keras_sportsnet.cli.common import check_crop_fits
 from keras_sportsnet.cli.common import check_inputs_exist
 from keras_sportsnet.cli.common import check_output_file
 from keras_sportsnet.cli.common import check_output_folder
@@ -88,6 +90,7 @@ def _predict(args):
             videos.append(path)
         outcome = workflows.predict(videos, model=args.weights, top_k=args.top, clips_per_video=args.clips,
                                     views=args.views, seed=args.seed, keep_scores=bool(args.plot),
+                                    max_pixels=args.max_pixels,
                                     verbose=not args.quiet)
         for prediction in outcome.predictions:  # printed as Python prints a VideoPrediction
             print(prediction, file=sys.stdout if prediction.ok else sys.stderr)
@@ -100,7 +103,11 @@ def _predict(args):
 
             plot_video_predictions(outcome.scores, top=args.top, max_videos=len(outcome.classified), path=args.plot)
             print(f"prediction strip: {args.plot}", file=sys.stderr)
-    return SOME_INPUTS_BAD if outcome.failures else SUCCESS
+    if outcome.failures:  # each was printed with its reason above; the count closes the output
+        print(f"{len(outcome.failures)} of {len(outcome.predictions)} videos could not be classified.",
+              file=sys.stderr)
+        return SOME_INPUTS_BAD
+    return SUCCESS
 
 
 # --- train and transfer ---
@@ -133,8 +140,9 @@ def _class_folders(folder):
 def _check_class_folder(folder, argument="data"):
     check_inputs_exist([folder], argument)
     if not os.path.isdir(folder) or not _class_folders(folder):
-        raise UsageError(f"`{argument}`: {folder} has no class sub-folders: videos go in one sub-folder per class "
-                         f"({folder}/<class>/<video>).")
+        state = "is empty" if os.path.isdir(folder) and not os.listdir(folder) else "has no class sub-folders"
+        layout = os.path.join(folder, "<class>", "<video>")  # one slash, whether or not `folder` ends in one
+        raise UsageError(f"`{argument}`: {folder} {state}: videos go in one sub-folder per class ({layout}).")
 
 
 def _check_train(args):
@@ -151,6 +159,7 @@ def _check_train(args):
         if args.classes is not None and args.classes != len(names):
             raise UsageError(f"`--classes {args.classes}` disagrees with {args.data}, which has {len(names)} class "
                              f"folders ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}).")
+    check_crop_fits(args.image_size, args.resize_to, resolution=args.resolution)
     check_output_folder(args.run_dir, "--run-dir")
 
 
@@ -196,9 +205,21 @@ def _report_training(outcome, recipe, prefix=""):
         epoch = (outcome.result.get("divergence") or {}).get("epoch")
         print(f"{prefix}No preset written: training diverged{f' at epoch {epoch}' if epoch else ''} (see above). "
               f"Try a lower --learning-rate (now {recipe.learning_rate}) in a new --run-dir.", file=sys.stderr)
+        _report_left_out(outcome)
         return SOME_INPUTS_BAD
     print(prefix + outcome.summary())
-    return SUCCESS
+    return _report_left_out(outcome)
+
+
+def _report_left_out(outcome):
+    """The videos the run could not use, counted and listed at the end (they were warned about as they came)."""
+    if not outcome.left_out:
+        return SUCCESS
+    of = f" of {outcome.num_videos}" if outcome.num_videos else ""
+    print(f"{len(outcome.left_out)}{of} videos were left out of training:", file=sys.stderr)
+    for path, reason in sorted(outcome.left_out.items()):
+        print(f"  {path}: {reason}", file=sys.stderr)
+    return SOME_INPUTS_BAD
 
 
 def _check_transfer(args):
@@ -235,7 +256,8 @@ def _evaluate(args):
     from keras_sportsnet.utils.tables import format_markdown_table
 
     outcome = workflows.evaluate(args.weights, args.data, clips_per_video=args.clips, views=args.views, seed=args.seed,
-                                 batch_size=args.batch_size, scores_path=args.scores, groups=args.groups)
+                                 batch_size=args.batch_size, scores_path=args.scores, groups=args.groups,
+                                 max_pixels=args.max_pixels)
     rows = list(outcome.metrics.items()) + [[f"mAP {group}", value] for group, value in outcome.group_map.items()]
     print(format_markdown_table(["metric", "value"], rows))
     print()
@@ -273,6 +295,7 @@ def _predict_arguments(parser, parents):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the predictions as JSON")
     parser.add_argument("--plot", help="also draw the prediction strip (thumbnail + top-k bars) to this .png/.svg/.pdf")
+    add_max_pixels_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -309,6 +332,7 @@ def _evaluate_arguments(parser, parents):
     parser.add_argument("--scores", help="save the per-view scores here (.npz) to re-score or plot later")
     parser.add_argument("--groups", help="'ucf101' or a JSON file {group: [class names]} for per-group mAP")
     parser.add_argument("--json", help="also write the metrics as JSON")
+    add_max_pixels_argument(parser)
 
 
 def _transfer_arguments(parser, parents):

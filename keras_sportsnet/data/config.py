@@ -24,6 +24,7 @@ from keras_sportsnet.data.sampling import ClipGeometry
 from keras_sportsnet.utils.checks import check_choice
 from keras_sportsnet.utils.checks import check_int
 from keras_sportsnet.utils.checks import check_positive_int
+from keras_sportsnet.utils.checks import check_resize  # noqa: F401: part of this module's API (defined there: light)
 from keras_sportsnet.utils.checks import check_size
 from keras_sportsnet.utils.checks import is_int
 
@@ -56,29 +57,6 @@ ON_ERROR = ("skip", "raise")
 
 DEFAULT_RESIZE = 200
 """The paper's ``resize_to``: frames are cropped to their centre square and resized to 200 x 200."""
-
-
-def check_resize(image_size, resize_to, image_argument="image_size", resize_argument="resize_to"):
-    """``resize_to`` as an int, refused when the crop ``image_size`` cannot be cut from it.
-
-    Args:
-        image_size: ``(height, width)``: the crop the model reads.
-        resize_to: int. Side of the square frames before cropping.
-        image_argument, resize_argument: the names to put in the error (e.g. CLI flags).
-
-    Example:
-    >>> check_resize((170, 170), 200)
-    200
-    """
-    resize_to = check_positive_int(resize_argument, resize_to)
-    if image_size is not None and max(image_size) > resize_to:
-        raise ValueError(
-            f"`{resize_argument}` must be at least the crop size `{image_argument}`: the {tuple(image_size)} crop is "
-            f"cut from {resize_to} x {resize_to} frames, so no clip could ever be read. Received: "
-            f"{image_argument}={tuple(image_size)}, {resize_argument}={resize_to}. Use {resize_argument} >= "
-            f"{max(image_size)} (the paper: 170 from 200) or a smaller {image_argument}."
-        )
-    return resize_to
 
 
 def check_shard(argument, shard):

@@ -26,6 +26,7 @@ from keras_sportsnet.data.config import resolve_geometry
 from keras_sportsnet.data.dataset import VideoDataset
 from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.lists import VideoList
+from keras_sportsnet.data.lists import missing_reason
 from keras_sportsnet.data.lists import read_video_folder
 from keras_sportsnet.data.scan import usable_videos
 from keras_sportsnet.data.sources import VideoSource
@@ -272,7 +273,7 @@ def _from_list(videos, *, label_mode, batch_size, model, num_frames, frame_strid
     if label_mode == "int" and videos.multi_label:
         raise ValueError("`label_mode='int'` keeps one label per video, but this list is multi-label: use 'multi_hot'.")
     shard = check_shard("shard", shard)
-    if not len(videos):
+    if not len(videos) and not videos.missing:
         raise ValueError(
             "No videos to make clips from: the list is empty. For a folder, videos go in one sub-folder per class "
             "(my_videos/<class>/<video>)."
@@ -281,17 +282,19 @@ def _from_list(videos, *, label_mode, batch_size, model, num_frames, frame_strid
     # --- which videos: probe every file once, report the bad ones ---------
     keep, frame_counts, problems, report = usable_videos(videos.paths, geometry.span, short_video_policy,
                                                          manifest=manifest, verbose=verbose)
+    problems.update((path, missing_reason(path)) for path in videos.missing)  # listed, not found: never dropped silently
+    listed = len(videos) + len(videos.missing)
     if problems:
         listing = "\n".join(f"  {p}: {r}" for p, r in sorted(problems.items()))
         if on_error == "raise":
             raise VideoError(next(iter(sorted(problems))), f"{len(problems)} unusable video(s):\n{listing}")
-        warnings.warn(f"Skipping {len(problems)} of {len(videos)} videos:\n{listing}", stacklevel=3)
+        warnings.warn(f"Skipping {len(problems)} of {listed} videos:\n{listing}", stacklevel=3)
     if shard is not None:
         num_shards, shard_index = shard
         keep, frame_counts = keep[shard_index::num_shards], frame_counts[shard_index::num_shards]
     if not keep:
-        why = f"all {len(videos)} are unusable (listed above)" if problems and len(problems) == len(videos) else (
-            f"{len(videos)} listed, {len(problems)} unusable" + (f", none in shard {shard}" if shard else ""))
+        why = f"all {listed} are unusable (listed above)" if problems and len(problems) == listed else (
+            f"{listed} listed, {len(problems)} unusable" + (f", none in shard {shard}" if shard else ""))
         raise ValueError(f"No usable videos: {why}.")
     paths = [videos.paths[i] for i in keep]
     labels = [videos.labels[i] for i in keep]

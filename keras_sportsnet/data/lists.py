@@ -30,6 +30,7 @@ __all__ = [
     "video_split",
     "split_videos",
     "multi_hot",
+    "missing_reason",
 ]
 
 _CLASS_FILES = {"sports1m": "sports1m_labels.txt", "ucf101": "ucf101_classes.txt"}
@@ -503,6 +504,20 @@ def _explain_no_labelled_videos(directory, folders, walk):
             f"{', '.join(VIDEO_EXTENSIONS)}): {layout}."
         )
     raise ValueError(f"{directory} is empty (no video files): {layout}.")
+
+
+def missing_reason(path):
+    """Why a listed path is in `VideoList.missing`: a directory, not a regular file, or not there at all.
+
+    Example:
+    >>> missing_reason("/no/such/video.mp4")
+    'file not found (the list names it, but it does not exist)'
+    """
+    if os.path.isdir(path):
+        return "is a directory, not a video file (the list names it)"
+    if os.path.exists(path):
+        return "is not a regular file, not a video file (the list names it)"
+    return "file not found (the list names it, but it does not exist)"
 
 
 def _collect(entries, names, check_files):

@@ -217,16 +217,19 @@ def missing_videos(listing, on_error):
         on_error: ``"skip"`` or ``"raise"``.
 
     Returns:
-        dict ``{path: "file not found ..."}``.
+        dict ``{path: reason}`` (``"file not found ..."``, or ``"is a directory, ..."``).
 
     Example:
     ```python
     missing_videos(ksn.data.read_video_list("test.txt", video_root="videos/"), "skip")
     ```
     """
-    missing = {os.fspath(path): MISSING for path in getattr(listing, "missing", ())}
+    from keras_sportsnet.data.lists import missing_reason
+
+    missing = {os.fspath(path): missing_reason(os.fspath(path)) for path in getattr(listing, "missing", ())}
     if missing and on_error == "raise":
-        raise VideoError(next(iter(missing)), MISSING)
+        path = next(iter(missing))
+        raise VideoError(path, missing[path])
     return missing
 
 

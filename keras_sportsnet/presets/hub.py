@@ -13,6 +13,7 @@ and the blob it points to only when that blob lies inside the repository's
 own cache folder. Nothing outside the Hub cache is ever deleted.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -124,8 +125,28 @@ def _not_available(source, repo, revision, names, error):
     )
 
 
+@contextlib.contextmanager
+def _hub_logs_held_back():
+    """Inside: huggingface_hub's own warnings (12 ``Error while downloading ... Trying to resume download...``
+    lines on a dead server) are not printed; its failure reaches the user once, as our `PresetError`."""
+    import logging
+
+    logger = logging.getLogger("huggingface_hub")
+    level = logger.level
+    logger.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _fetch(source, repo, name, revision, names, optional=False):
     """One file's cached path (None for a missing optional file); every failure a PresetError."""
+    with _hub_logs_held_back():
+        return _fetch_quietly(source, repo, name, revision, names, optional)
+
+
+def _fetch_quietly(source, repo, name, revision, names, optional):
     import huggingface_hub
     from huggingface_hub import errors as hub_errors
 

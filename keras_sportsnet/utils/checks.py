@@ -21,6 +21,7 @@ __all__ = [
     "check_float",
     "check_int",
     "check_positive_int",
+    "check_resize",
     "check_size",
     "closest",
     "did_you_mean",
@@ -173,6 +174,29 @@ def check_size(argument, value, minimum=1):
             f"`{argument}` must be an int >= {minimum} or a pair (height, width) of them. Received: {argument}={value!r}"
         )
     return (int(pair[0]), int(pair[1]))
+
+
+def check_resize(image_size, resize_to, image_argument="image_size", resize_argument="resize_to"):
+    """``resize_to`` as an int, refused when the crop ``image_size`` cannot be cut from it.
+
+    Args:
+        image_size: ``(height, width)``: the crop the model reads.
+        resize_to: int. Side of the square frames before cropping.
+        image_argument, resize_argument: the names to put in the error (e.g. CLI flags).
+
+    Example:
+    >>> check_resize((170, 170), 200)
+    200
+    """
+    resize_to = check_positive_int(resize_argument, resize_to)
+    if image_size is not None and max(image_size) > resize_to:
+        raise ValueError(
+            f"`{resize_argument}` must be at least the crop size `{image_argument}`: the {tuple(image_size)} crop is "
+            f"cut from {resize_to} x {resize_to} frames, so no clip could ever be read. Received: "
+            f"{image_argument}={tuple(image_size)}, {resize_argument}={resize_to}. Use {resize_argument} >= "
+            f"{max(image_size)} (the paper: 170 from 200) or a smaller {image_argument}."
+        )
+    return resize_to
 
 
 def check_class_names(class_names, count, name="class_names"):

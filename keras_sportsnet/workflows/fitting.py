@@ -28,6 +28,11 @@ class TrainingOutcome:
             diverged (`diverged`) or this process is not the chief of a
             distributed run.
         class_names: list of str.
+        left_out: dict ``{path: reason}`` of the videos the run could not
+            use: unusable at the scan, or failed to decode while training
+            (skipped, the next video taking their place).
+        num_videos: int or None. Videos the data listed (used or left out);
+            None for shards and datasets given as objects.
 
     Example:
     ```python
@@ -41,6 +46,8 @@ class TrainingOutcome:
     monitor: str
     preset: str = None
     class_names: list = None
+    left_out: dict = dataclasses.field(default_factory=dict)
+    num_videos: int = None
 
     @property
     def best(self):
@@ -237,6 +244,7 @@ def train_and_save(
                    tensorboard=tensorboard)
     monitor = result.get("monitor") or (recipe.monitor if validation_data is not None else "loss")
     outcome = TrainingOutcome(model, result, monitor, class_names=names)
+    outcome.left_out, outcome.num_videos = _left_out(train_data, validation_data)
     if outcome.diverged:
         return outcome
     if result.get("best_weights"):
@@ -259,15 +267,30 @@ def train_and_save(
     return outcome
 
 
+def _left_out(*datasets):
+    """``({path: reason}, number of videos)`` of the videos ``datasets`` left out (scan) or skipped (decoding)."""
+    left_out, videos = {}, set()
+    for dataset in datasets:
+        for attribute in ("skipped", "failures"):
+            found = getattr(dataset, attribute, None)
+            if isinstance(found, dict):
+                left_out.update(found)
+        if getattr(dataset, "videos", None) is not None:  # a folder's videos (shards have none)
+            videos.update(dataset.file_paths)
+    return left_out, (len(videos | set(left_out)) if videos else None)
+
+
 def _set_resize_to(model, resize_to):
     """Gives ``model`` a preprocessor that resizes to ``resize_to`` (its other settings kept)."""
     from keras_sportsnet.data.config import preprocessor_settings
     from keras_sportsnet.models import VideoPreprocessor
+    from keras_sportsnet.utils.checks import check_resize
 
     current = getattr(model, "preprocessor", None)
     if current is None:
         raise ValueError(f"`resize_to` needs a keras_sportsnet classifier (with a preprocessor); {model.name!r} "
                          "has none.")
+    check_resize(current.get_config()["image_size"], resize_to)  # the data pipeline's message, before any work
     if preprocessor_settings(model).get("resize_to") != resize_to:
         model.preprocessor = VideoPreprocessor.from_config({**current.get_config(), "resize_to": resize_to})
 

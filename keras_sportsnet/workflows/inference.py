@@ -90,7 +90,7 @@ class EvaluationOutcome:
 
 
 def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, views=None, seed=0,
-            on_error="skip", keep_scores=False, verbose=True):
+            on_error="skip", keep_scores=False, max_pixels=None, verbose=True):
     """Classifies each video (files, or folders of videos): the top classes with their probabilities.
 
     The paper's protocol with the model's preprocessor settings: the numbers
@@ -106,6 +106,9 @@ def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, view
         on_error: ``"skip"`` (the video's prediction carries the error) or ``"raise"``.
         keep_scores: bool. Also return the `VideoScores` (for
             `keras_sportsnet.visualization.plot_video_predictions`).
+        max_pixels: int or None. Budget of pixels per decoded frame (None:
+            the decoder's default, 4096 x 4096); larger videos fail with a
+            `VideoError` that gives the budget they need.
         verbose: bool. Progress on stderr.
 
     Returns:
@@ -128,12 +131,13 @@ def predict(videos, *, model=DEFAULT_PRESET, top_k=5, clips_per_video=None, view
     protocol = _protocol(clips_per_video, views)
     if not keep_scores:
         predictions = predict_video(videos, model=loaded.model, top_k=top_k, seed=seed, on_error=on_error,
-                                    verbose=verbose, **protocol)
+                                    max_pixels=max_pixels, verbose=verbose, **protocol)
         return PredictionOutcome(predictions, None, loaded.class_names)
     # The same protocol through evaluate_videos, whose VideoScores the figures need; the same predictions.
     listing = video_list(videos, labelled=False)
     with _failures_reported_by_the_outcome():
-        scores = evaluate_videos(loaded.model, listing, seed=seed, on_error=on_error, verbose=verbose, **protocol)
+        scores = evaluate_videos(loaded.model, listing, seed=seed, on_error=on_error, max_pixels=max_pixels,
+                                 verbose=verbose, **protocol)
     predictions = predictions_from_scores(scores, top_k=top_k, paths=[*listing.paths, *listing.missing])
     return PredictionOutcome(predictions, scores, loaded.class_names)
 
@@ -181,7 +185,7 @@ def read_groups(groups):
 
 
 def evaluate(model, videos, *, clips_per_video=None, views=None, seed=0, batch_size=32, scores_path=None,
-             groups=None, on_error="skip", verbose=True):
+             groups=None, on_error="skip", max_pixels=None, verbose=True):
     """The paper's video-level evaluation: random clips x views per video, averaged; Hit@k, mAP.
 
     Args:
@@ -194,6 +198,7 @@ def evaluate(model, videos, *, clips_per_video=None, views=None, seed=0, batch_s
         scores_path: str or None. Save the per-view scores (``.npz``) to re-score later.
         groups: class groups for per-group mAP (see `read_groups`).
         on_error: ``"skip"`` or ``"raise"``.
+        max_pixels: int or None. Budget of pixels per decoded frame (None: the decoder's default).
         verbose: bool.
 
     Returns:
@@ -214,7 +219,8 @@ def evaluate(model, videos, *, clips_per_video=None, views=None, seed=0, batch_s
     loaded = load_model(model)
     with _failures_reported_by_the_outcome():
         scores = evaluate_videos(loaded.model, videos, seed=seed, scores_path=scores_path, batch_size=batch_size,
-                                 on_error=on_error, verbose=verbose, **_protocol(clips_per_video, views))
+                                 on_error=on_error, max_pixels=max_pixels, verbose=verbose,
+                                 **_protocol(clips_per_video, views))
     metrics = scores.metrics(groups=groups)
     group_map = metrics.pop("group_mAP", {})
     return EvaluationOutcome(scores, metrics, group_map, dict(scores.metadata.get("skipped", {})))

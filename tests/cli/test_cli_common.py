@@ -21,6 +21,11 @@ def test_the_light_choices_equal_the_library_constants():
     assert common.TRANSFER_DROPOUT == DEFAULT_TRANSFER_DROPOUT
     assert common.FUSIONS == tuple(FUSIONS) and common.RESOLUTIONS == tuple(RESOLUTIONS)
     assert common.REGIMES == tuple(REGIMES) and common.SHORT_VIDEO_POLICIES == tuple(SHORT_VIDEO_POLICIES)
+    from keras_sportsnet.models.backbone import FULL_FRAME_SIZE
+    from keras_sportsnet.models.backbone import MULTIRES_FRAME_SIZE
+
+    assert set(common.FRAME_SIZES) == set(RESOLUTIONS) and common.FRAME_SIZES["full"] == FULL_FRAME_SIZE
+    assert all(common.FRAME_SIZES[name] == MULTIRES_FRAME_SIZE for name in RESOLUTIONS if name != "full")
 
 
 @pytest.mark.parametrize("parse, text, message", [

@@ -218,3 +218,52 @@ def test_an_offline_hub_preset_is_one_line_naming_the_real_cache(tmp_path):
     result = run_cli("presets", "hf://keras-sportsnet-test/nothing@" + "0" * 40, **env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and str(cache) in result.stderr
+
+
+def test_a_crop_larger_than_resize_to_is_refused_before_any_work(tmp_path):
+    """Issue 17.11: train (folder or --shards) and prepare refuse --image-size 64 --resize-to 40 at once: exit 2,
+    prepare's sentence, Keras not imported, no run or output folder made."""
+    from keras_sportsnet.data.encoding import write_video
+    from keras_sportsnet.testing.videos import index_frames
+
+    for name in ("a", "b"):
+        os.makedirs(tmp_path / "videos" / name)
+        write_video(str(tmp_path / "videos" / name / "v.mp4"), index_frames(12, 32, 32))
+    videos, out = str(tmp_path / "videos"), tmp_path / "out"
+    pair = ["--image-size", "64", "--resize-to", "40"]
+    cases = {
+        "train": ["train", videos, "--fusion", "slow", *pair, "--run-dir", str(out / "run1")],
+        "train --shards": ["train", "--shards", videos, "--classes", "2", *pair, "--run-dir", str(out / "run2")],
+        "train default crop": ["train", videos, "--resize-to", "100", "--run-dir", str(out / "run3")],
+        "prepare": ["prepare", videos, str(out / "shards"), "--fusion", "slow", *pair],
+    }
+    script = textwrap.dedent(f"""
+        import contextlib, io, json, sys
+        from keras_sportsnet.cli import main
+        report = {{}}
+        for name, argv in {cases!r}.items():
+            err = io.StringIO()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                report[name] = [main(argv), err.getvalue()]
+        report["heavy"] = sorted(m for m in ("keras", "tensorflow", "jax", "av") if m in sys.modules)
+        print(json.dumps(report))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env=user_environment(), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(result.stdout)
+    assert report.pop("heavy") == []
+    for name, (code, error) in report.items():
+        command = cases[name][0]
+        side = "170" if name == "train default crop" else "64"
+        crop = f"({side}, {side})"
+        resize = "100" if name == "train default crop" else "40"
+        assert code == 2, (name, error)
+        assert error.strip() == (
+            f"keras-sportsnet {command}: error: `--resize-to` must be at least the crop size `--image-size`: the "
+            f"{crop} crop is cut from {resize} x {resize} frames, so no clip could ever be read. Received: "
+            f"--image-size={crop}, --resize-to={resize}. Use --resize-to >= {side} (the paper: 170 from 200) or "
+            f"a smaller --image-size."), (name, error)
+    assert not out.exists()

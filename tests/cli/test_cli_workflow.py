@@ -62,11 +62,16 @@ def test_train_usage_errors_are_found_before_any_work(workspace, capsys, tmp_pat
         "is not a folder written by `keras-sportsnet prepare`": ["train", "--shards", str(flat), "--classes", "2", *common, "--run-dir", str(tmp_path / "r6")],
         "say how many classes": ["train", "--shards", str(flat), *common, "--run-dir", str(tmp_path / "r7")],
     }
+    (tmp_path / "empty").mkdir()
+    cases[f"{flat}/ has no class sub-folders: videos go in one sub-folder per class ({flat}/<class>/<video>)."] = [
+        "train", f"{flat}/", *common, "--run-dir", str(tmp_path / "r8")]  # one slash in the hint, not two
+    cases[f"{tmp_path}/empty/ is empty: videos go in one sub-folder per class ({tmp_path}/empty/<class>/<video>)."] = [
+        "train", f"{tmp_path}/empty/", *common, "--run-dir", str(tmp_path / "r9")]
     for message, argv in cases.items():
         assert main(argv) == 2, message
         error = capsys.readouterr().err
         assert message in error and "Traceback" not in error, error
-    assert not any(os.listdir(tmp_path / name) for name in ("r1", "r2", "r3", "r4", "r5", "r6", "r7")
+    assert not any(os.listdir(tmp_path / name) for name in ("r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9")
                    if (tmp_path / name).exists())
 
 
@@ -101,8 +106,30 @@ def test_predict_prints_the_top_classes_by_name(workspace, capsys, tmp_path):
     broken.write_text("not a video")
     assert main(["predict", video, str(broken), "--weights", os.path.join(run, "preset"), "--clips", "1",
                  "--views", "1", "--quiet", "--json", out]) == 1
-    assert "broken.mp4: not classified: not a video" in capsys.readouterr().err
+    error = capsys.readouterr().err.splitlines()
+    assert error[0].startswith(f"{broken}: not classified: not a video")
+    assert error[-1] == "1 of 2 videos could not be classified."  # the closing count, as evaluate's "1 failed"
     assert [entry["error"] is None for entry in json.load(open(out))] == [True, False]
+
+
+def test_max_pixels_on_the_command_line_refuses_and_then_reads_a_large_video(workspace, capsys):
+    root, run = workspace
+    video = str(root / "videos" / "row" / "v1.mp4")
+    from keras_sportsnet.data import probe_video
+
+    info = probe_video(video)
+    pixels = info.width * info.height
+    assert main(["scan", video, "--max-pixels", str(pixels - 1), "--quiet"]) == 1
+    assert f"--max-pixels {pixels} on the command line" in capsys.readouterr().out
+    assert main(["predict", video, "--weights", os.path.join(run, "preset"), "--clips", "1", "--views", "1",
+                 "--max-pixels", str(pixels - 1), "--quiet"]) == 1
+    assert f"--max-pixels {pixels} on the command line" in capsys.readouterr().err
+    assert main(["predict", video, "--weights", os.path.join(run, "preset"), "--clips", "1", "--views", "1",
+                 "--max-pixels", str(pixels), "--quiet"]) == 0
+    # Every video refused: nothing was evaluated, an input error (2) whose message gives the flag's value.
+    assert main(["evaluate", str(root / "videos"), "--weights", os.path.join(run, "preset"), "--clips", "1",
+                 "--views", "1", "--max-pixels", str(pixels - 1)]) == 2
+    assert f"--max-pixels {pixels} on the command line" in capsys.readouterr().err
 
 
 def test_predict_classifies_every_video_of_a_folder(workspace, capsys):
@@ -191,3 +218,100 @@ def test_the_cli_and_python_give_the_same_numbers_on_the_demo_video(tmp_path, ca
     assert [name for name, _ in from_cli] == [name for name, _ in from_python]
     assert [p for _, p in from_cli] == pytest.approx([p for _, p in from_python], abs=5e-4)  # printed to 3 places
     assert from_cli[0][0] == "gym_roll_fast" and f"{from_cli[0][1]:.3f}" == "0.988"
+
+
+def _damage_p_frames(path, frames, destination):
+    """Zeroes 16 bytes in the middle of each of these frames' packets: the file probes good, decoding fails there."""
+    import av
+
+    with av.open(path) as container:
+        packets = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
+    data = bytearray(open(path, "rb").read())
+    for frame in frames:
+        position, size = packets[frame]
+        data[position + size // 2: position + size // 2 + 16] = bytes(16)
+    open(destination, "wb").write(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    """Two classes of 3 videos: a/v1 is damaged in P-frames 5 and 25 (probes good, fails to decode), plus a text
+    file b/notes.mp4 (left out at the scan)."""
+    root = tmp_path_factory.mktemp("bad_inputs") / "data"
+    for label, name in enumerate(["a", "b"]):
+        os.makedirs(root / name)
+        for video in range(3):
+            write_video(str(root / name / f"v{video}.mp4"), index_frames(40, 32, 32, seed=3 * label + video),
+                        keyframe_interval=20)
+    _damage_p_frames(str(root / "a" / "v1.mp4"), (5, 25), str(root / "a" / "v1_damaged.mp4"))
+    os.remove(root / "a" / "v1.mp4")
+    (root / "b" / "notes.mp4").write_text("not a video\n")
+    return str(root)
+
+
+def _left_out_tail(error, data):
+    lines = error.rstrip("\n").splitlines()[-3:]
+    assert lines[0] == "2 of 7 videos were left out of training:", error
+    assert lines[1].startswith(f"  {data}/a/v1_damaged.mp4: damaged: frame 5 "), error
+    assert lines[2].startswith(f"  {data}/b/notes.mp4: not a video file"), error
+
+
+def test_train_and_transfer_that_left_videos_out_exit_1_and_count_them(workspace, bad_inputs, capsys, tmp_path):
+    """Issue 13/17 exit codes: a video left out at the scan and one that failed to decode while training: the run
+    finishes, writes its preset, lists both at the end and exits 1 (it exited 0)."""
+    _, source = workspace
+    run = tmp_path / "run"
+    assert main(["train", bad_inputs, "--fusion", "slow", "--spec", SPEC, "--image-size", "32", "--run-dir", str(run),
+                 "--epochs", "1", "--batch-size", "2", "--validation-split", "0", "--seed", "0"]) == 1
+    captured = capsys.readouterr()
+    assert re.search(r"^Best loss \d+\.\d{3} at epoch 1; preset written to", captured.out, re.M)
+    _left_out_tail(captured.err, bad_inputs)
+    assert os.path.isdir(run / "preset")
+    assert main(["transfer", bad_inputs, "--weights", os.path.join(source, "preset"), "--run-dir",
+                 str(tmp_path / "top"), "--epochs", "1", "--batch-size", "2", "--validation-split", "0"]) == 1
+    captured = capsys.readouterr()
+    assert "Transfer (top3): Best loss" in captured.out
+    _left_out_tail(captured.err, bad_inputs)
+
+
+def test_a_full_disk_during_training_exits_1_and_the_run_resumes(workspace, capsys, tmp_path, monkeypatch):
+    """A full disk after epochs were committed is not a usage error (2, 'nothing was done'): exit 1, one line."""
+    from keras_sportsnet.training import checkpoints
+
+    root, _ = workspace
+    run = str(tmp_path / "run")
+    argv = ["train", str(root / "videos"), "--fusion", "slow", "--spec", SPEC, "--image-size", "32", "--run-dir", run,
+            "--steps-per-epoch", "1", "--batch-size", "4", "--validation-split", "0"]
+    assert main([*argv, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(checkpoints, "free_bytes", lambda folder: 10_000)  # the disk fills up during epoch 2
+    assert main([*argv, "--epochs", "2"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("keras-sportsnet train: error: [Errno 28] Not enough free disk space to write ")
+    assert "Traceback" not in "\n".join(error)
+    monkeypatch.undo()
+    assert main([*argv, "--epochs", "2"]) == 0
+    assert "Resuming" in capsys.readouterr().err
+
+
+def test_a_damaged_shard_met_during_training_is_our_one_line_and_exit_1(workspace, capsys, tmp_path):
+    """Issue 17.10: a same-size shard with one flipped byte: only our sentence naming the shard (no TensorFlow
+    framing: 'Graph execution error', 'Detected at node', '[[{{node', '[Op:'), exit code 1 (training had begun)."""
+    root, _ = workspace
+    shards = tmp_path / "shards"
+    assert main(["prepare", str(root / "videos"), str(shards), "--fusion", "slow", "--image-size", "32",
+                 "--resize-to", "36", "--clips-per-video", "2", "--num-files", "2", "--workers", "1"]) == 0
+    shard = shards / "clips-00001-of-00002.tfrecord"
+    data = bytearray(shard.read_bytes())
+    first_record = 16 + int.from_bytes(data[:8], "little")
+    data[first_record // 2] ^= 0xFF  # same size: only reading the records can tell
+    shard.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["train", "--shards", str(shards), "--classes", "3", "--fusion", "slow", "--spec", SPEC,
+                 "--image-size", "32", "--resize-to", "36", "--run-dir", str(tmp_path / "run"), "--epochs", "1",
+                 "--batch-size", "4"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert re.fullmatch(rf"keras-sportsnet train: error: shard {re.escape(str(shard))} is damaged: it gave 0 clips, "
+                        r"its manifest lists \d+\. Delete the shard and its \.json mark and run prepare again to "
+                        r"rewrite it\.", error[-1]), error
+    assert not [line for line in error if re.search(r"Graph execution|Detected at node|\[\[|\[Op:|stack trace", line)]

@@ -261,7 +261,7 @@ def test_a_frame_over_the_pixel_budget_is_refused_before_decoding(tmp_path):
     path = _mjpeg_with_declared_size(tmp_path, 8000, 8000)
     problem = (
         "frame size 8000x8000 (64000000 pixels) is too large for the budget max_pixels=16777216; "
-        "pass max_pixels=64000000 (or more) to read this video"
+        "pass max_pixels=64000000 (or more; --max-pixels 64000000 on the command line) to read this video"
     )
     assert_refused(path, problem, [lambda: probe_video(path), lambda: read_clip(path, [0], short_side=64)])
 

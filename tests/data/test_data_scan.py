@@ -169,3 +169,33 @@ def test_prepare_command_takes_the_geometry_of_a_fusion(collection, tmp_path, ca
     assert "--fusion" in capsys.readouterr().err
     assert main(["prepare", str(tmp_path / "nowhere"), out, "--num-frames", "2"]) == 2
     assert "nowhere does not exist" in capsys.readouterr().err
+
+
+def test_a_listed_directory_or_missing_file_is_reported_not_dropped(collection, tmp_path):
+    """Issue 13.9h: a CSV list (read with the default check_files=True) naming a directory and a missing file: the
+    dataset warns naming both and counts them as skipped; evaluation says 'is a directory', not 'not found'."""
+    import warnings
+
+    import keras_sportsnet as ksn
+
+    (tmp_path / "dir.mp4").mkdir()
+    good = [str(collection / "diving" / "v0.mp4"), str(collection / "rowing" / "v0.mp4")]
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"{good[0]},diving\n{tmp_path / 'dir.mp4'},diving\n{good[1]},rowing\n"
+                       f"{tmp_path / 'gone.mp4'},rowing\n")
+    videos = data.read_video_list(str(listing))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = data.video_dataset_from_list(videos, num_frames=4, image_size=SIZE, resize_to=SIZE, batch_size=2,
+                                          verbose=False)
+    messages = [str(w.message) for w in caught if "Skipping" in str(w.message)]
+    assert len(messages) == 1 and messages[0].startswith("Skipping 2 of 4 videos:"), [str(w.message) for w in caught]
+    assert f"{tmp_path / 'dir.mp4'}: is a directory, not a video file" in messages[0]
+    assert f"{tmp_path / 'gone.mp4'}: file not found" in messages[0]
+    assert "2 files, 2 skipped" in repr(ds) and set(ds.skipped) == {str(tmp_path / "dir.mp4"), str(tmp_path / "gone.mp4")}
+    from keras_sportsnet.evaluation.runner import missing_videos
+
+    reasons = missing_videos(videos, "skip")
+    assert reasons[str(tmp_path / "dir.mp4")].startswith("is a directory, not a video file")
+    assert reasons[str(tmp_path / "gone.mp4")].startswith("file not found")
+    del ksn

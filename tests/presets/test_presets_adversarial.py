@@ -294,15 +294,20 @@ def stub_files(folder):
     return {name: open(os.path.join(folder, name), "rb").read() for name in os.listdir(folder)}
 
 
-def test_a_server_that_dies_mid_download_is_a_preset_error(good_preset, tmp_path):
+def test_a_server_that_dies_mid_download_is_a_preset_error(good_preset, tmp_path, capfd):
     with StubHub("stub/dies", stub_files(good_preset), fault=("model.weights.h5", "die")) as hub:
         with hub.use(cache=str(tmp_path / "cache"), timeout=0.5):
             start = time.monotonic()
+            capfd.readouterr()
             with pytest.raises(PresetError, match=r"Preset 'hf://stub/dies': downloading model.weights.h5 from "
                                                   r"stub/dies@main failed \(RemoteProtocolError"):
                 ksn.from_preset("hf://stub/dies")
             assert time.monotonic() - start < 60
             assert ("GET", "/stub/dies/resolve/main/model.weights.h5") in hub.requests
+    # huggingface_hub's own retry lines ("Error while downloading ... Trying to resume download...", "Max retries
+    # exceeded.") no longer print before the one PresetError.
+    printed = capfd.readouterr().err
+    assert "Trying to resume" not in printed and "Max retries" not in printed and "Error while downloading" not in printed
 
 
 @pytest.mark.slow

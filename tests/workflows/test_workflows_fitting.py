@@ -107,3 +107,20 @@ def test_transfer_keeps_the_sources_preprocessor_and_records_the_regime(monkeypa
     metadata = json.load(open(os.path.join(outcome.preset, "metadata.json")))
     assert metadata["name"] == "my transfer" and metadata["training"]["regime"] == "top"
     assert metadata["training"]["dropout"] == 0.5 and metadata["evaluation"]["protocol"]["resize_to"] == 48
+
+
+def test_a_resize_to_smaller_than_the_crop_is_refused_before_anything_is_made(tmp_path):
+    """Issue 17.11: train_and_save raises prepare's ValueError (not a TypeError from deserialization) at once."""
+    from keras_sportsnet.data.encoding import write_video
+    from keras_sportsnet.testing.videos import index_frames
+
+    for name in ("a", "b"):
+        os.makedirs(tmp_path / "videos" / name)
+        write_video(str(tmp_path / "videos" / name / "v.mp4"), index_frames(8, 32, 32))
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"^`resize_to` must be at least the crop size `image_size`: the \(32, 32\) "
+                                         r"crop is cut from 20 x 20 frames, so no clip could ever be read\."):
+        workflows.train_and_save(model, str(tmp_path / "videos"), run_dir=str(tmp_path / "run"), epochs=1,
+                                 resize_to=20)
+    assert not (tmp_path / "run").exists()
+    assert model.preprocessor.get_config()["resize_to"] != 20

@@ -431,7 +431,8 @@ def frame_too_large(path, width, height, max_pixels):
     return VideoError(
         path,
         f"frame size {width}x{height} ({width * height} pixels) is too large for the budget "
-        f"max_pixels={max_pixels}; pass max_pixels={width * height} (or more) to read this video",
+        f"max_pixels={max_pixels}; pass max_pixels={width * height} (or more; --max-pixels {width * height} on the "
+        f"command line) to read this video",
     )
 
 
