@@ -14,7 +14,6 @@ main(["presets"])   # the exit code: 0
 import argparse
 import errno
 import os
-import re
 import sys
 import traceback
 
@@ -50,9 +49,6 @@ Examples:
 _EXPECTED = (ValueError, OSError, ImportError, FloatingPointError, MemoryError)
 _EXPECTED_BY_NAME = ("ResourceExhaustedError", "InvalidArgumentError", "NotFoundError", "PermissionDeniedError",
                      "HfHubHTTPError", "HTTPError")
-# A keras_sportsnet sentence raised inside a TensorFlow graph (tf.debugging.Assert in the shard reader), as TensorFlow
-# frames it: "Graph execution error: / Detected at node ... / assertion failed: [keras_sportsnet: SENTENCE] / [[{{node".
-_GRAPH_SENTENCE = re.compile(r"^(?:assertion failed: )?\[keras_sportsnet: (?P<sentence>.+)\]\s*$", re.M)
 # Failures that come while the work is under way (it was started, and what was finished is kept): exit code 1.
 _FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
@@ -90,17 +86,18 @@ def _exit_code(error):
         return common.USAGE_ERROR
     if isinstance(error, OSError) and error.errno in _FULL_DISK:
         return common.SOME_INPUTS_BAD
-    if _graph_sentence(error):  # raised by the data while the work ran (a damaged shard)
+    if type(error).__name__ == "ShardError" or _graph_sentence(error):  # the data failed while the work ran
         return common.SOME_INPUTS_BAD
     return common.USAGE_ERROR
 
 
 def _graph_sentence(error):
-    """Our own sentence inside a TensorFlow error's framing (node names, stack notes, op names), or None."""
+    """Our own sentence inside a TensorFlow error's framing, or None (`keras_sportsnet.data.errors.graph_sentence`)."""
     if not any(cls.__name__ == "OpError" for cls in type(error).__mro__):
-        return None
-    found = _GRAPH_SENTENCE.search(str(error))
-    return found.group("sentence").strip() if found else None
+        return None  # (checked here first: the data package is not imported for other errors)
+    from keras_sportsnet.data.errors import graph_sentence
+
+    return graph_sentence(error)
 
 
 def _message(error):

@@ -30,6 +30,7 @@ from keras_sportsnet.data.decoding import probe_video
 from keras_sportsnet.data.decoding import read_clip
 from keras_sportsnet.data.decoding import read_clips
 from keras_sportsnet.data.decoding import register_decoder
+from keras_sportsnet.data.errors import ShardError
 from keras_sportsnet.data.errors import VideoError
 from keras_sportsnet.data.lists import SPLIT_FRACTIONS
 from keras_sportsnet.data.lists import VideoList
@@ -67,6 +68,7 @@ __all__ = [
     "ScanReport",
     "VideoDataset",
     "VideoDecoder",
+    "ShardError",
     "VideoError",
     "VideoInfo",
     "VideoList",

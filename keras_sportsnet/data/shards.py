@@ -37,6 +37,7 @@ number of clips than listed (a corrupted record) stops with an error naming
 the shard.
 """
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -277,7 +278,8 @@ def _run_processes(tasks, workers, done):
     # so workers started while the parent ignores it never print a KeyboardInterrupt from inside an import.
     previous = _ignore_sigint()
     try:
-        pool = context.Pool(workers, initializer=_worker_start, initargs=(os.getpid(),))
+        with _main_module_hidden():
+            pool = context.Pool(workers, initializer=_worker_start, initargs=(os.getpid(),))
     finally:
         _restore_sigint(previous)
     try:
@@ -289,6 +291,31 @@ def _run_processes(tasks, workers, done):
         raise
     pool.close()
     pool.join()
+
+
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Starts spawned workers without re-running the caller's script.
+
+    A spawned worker normally re-imports the parent's ``__main__`` (by path, or
+    by name under ``python -m``); a script that calls `prepare_shards` at its
+    top level, without an ``if __name__ == "__main__":`` guard, then calls it
+    again in every worker, each of which fails and is replaced for ever: a
+    hang. The workers run only keras_sportsnet code on plain task data, so
+    they are started as if ``__main__`` had neither a file nor a module spec.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 def _ignore_sigint():

@@ -35,6 +35,7 @@ import warnings
 
 import keras
 
+from keras_sportsnet.data.errors import shard_error_from
 from keras_sportsnet.distributed.context import current as current_distribution
 from keras_sportsnet.distributed.context import without_distribution
 from keras_sportsnet.training import checkpoints
@@ -584,16 +585,22 @@ def _train(*, model, train_data, validation_data, run_dir, epochs, steps_per_epo
     if distribution is not None and distribution.engine == "multi_worker_mirrored":
         data = _shard_by_data(data)
     if initial_epoch < epochs:
-        model.fit(
-            data,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=chain,
-            verbose=verbose,
-            shuffle=False,  # the data's order is the dataset's own (seeded), never Keras'
-            **validation,
-        )
+        try:
+            model.fit(
+                data,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                callbacks=chain,
+                verbose=verbose,
+                shuffle=False,  # the data's order is the dataset's own (seeded), never Keras'
+                **validation,
+            )
+        except Exception as error:
+            shard_error = shard_error_from(error)  # a damaged shard: our sentence, not TensorFlow's framing
+            if shard_error is None:
+                raise
+            raise shard_error from None
     for data in (train_data, validation_data):
         if hasattr(data, "check_failures"):
             data.check_failures()  # the VideoError that stopped the run (on_error="raise"); skipped videos counted

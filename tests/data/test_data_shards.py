@@ -106,6 +106,44 @@ def test_a_shard_that_gives_another_clip_count_stops_naming_it(videos, tmp_path)
     assert len(list(data.shard_dataset(str(out), batch_size=None).one_pass(0))) == 12
 
 
+def test_training_on_a_damaged_shard_raises_our_shard_error_not_tensorflows_framing(videos, tmp_path):
+    import keras_sportsnet as ksn
+
+    out = tmp_path / "shards"
+    _prepared(videos, out)
+    shard = out / "clips-00002-of-00003.tfrecord"
+    original = bytearray(shard.read_bytes())
+    first_record = 16 + int.from_bytes(original[:8], "little")
+    original[first_record // 2] ^= 0xFF  # same size, one flipped byte: only the clip count read back tells
+    shard.write_bytes(bytes(original))
+    model = ksn.EarlyFusion(spec="C(4,5,2)-N-P-FC(8)", input_shape=(2, SIZE, SIZE, 3), classes=2)
+    train = data.shard_dataset(str(out), batch_size=4, seed=0)
+    with pytest.raises(data.ShardError) as caught:
+        ksn.training.train(model, train, run_dir=str(tmp_path / "run"), epochs=1, steps_per_epoch=3, verbose=0)
+    message = str(caught.value)
+    assert message.startswith("shard ") and "clips-00002-of-00003.tfrecord is damaged: it gave" in message
+    assert "Graph execution" not in message and "node" not in message and caught.value.__suppress_context__
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_prepares_with_worker_processes(videos, tmp_path):
+    """Spawned workers used to re-run such a script, fail, and be replaced for ever (a hang)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f"""
+        from keras_sportsnet import data
+        videos = data.VideoList({tuple(videos.paths)!r}, {tuple(videos.labels)!r}, {tuple(videos.class_names)!r})
+        index = data.prepare_shards(videos, {str(tmp_path / "out")!r}, num_workers=2, parallelism="processes",
+                                    num_frames=2, image_size={SIZE}, resize_to={SIZE}, clips_per_video=2,
+                                    num_files=3, seed=0, verbose=False)
+        print("complete", index["complete"])
+    """))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env,
+                            cwd=str(tmp_path))
+    assert result.returncode == 0 and "complete True" in result.stdout, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
 def _children(pid):
     """The pids whose parent is ``pid`` (Linux /proc)."""
     found = []
