@@ -193,10 +193,19 @@ def _train(args):
     outcome = workflows.train_and_save(
         model, args.data or args.shards, run_dir=args.run_dir, epochs=args.epochs,
         validation_split=args.validation_split, steps_per_epoch=args.steps_per_epoch, recipe=recipe, seed=args.seed,
-        resize_to=args.resize_to, clips_per_video=args.clips_per_video, class_names=names, distribution=context)
+        resize_to=args.resize_to, clips_per_video=args.clips_per_video, class_names=names, distribution=context,
+        verbose=_fit_verbosity())
     if context is not None and not context.is_chief:
         return SUCCESS
     return _report_training(outcome, recipe)
+
+
+def _fit_verbosity():
+    """Keras' progress bar on a terminal; one plain line per epoch when stdout is a file or a pipe (no escape codes)."""
+    try:
+        return 1 if sys.stdout.isatty() else 2
+    except (AttributeError, ValueError):
+        return 2
 
 
 def _report_training(outcome, recipe, prefix=""):
@@ -235,7 +244,7 @@ def _transfer(args):
     outcome = workflows.transfer(
         args.weights, args.data, run_dir=args.run_dir, epochs=args.epochs, regime=args.regime, dropout=args.dropout,
         resize_to=args.resize_to, validation_split=args.validation_split, steps_per_epoch=args.steps_per_epoch,
-        recipe=recipe, seed=args.seed)
+        recipe=recipe, seed=args.seed, verbose=_fit_verbosity())
     return _report_training(outcome, recipe, prefix=f"Transfer ({args.regime}): ")
 
 

@@ -40,8 +40,11 @@ def test_train_prints_the_best_metric_by_name(workspace, capsys, tmp_path):
     assert main(["train", str(root / "videos"), "--fusion", "slow", "--spec", SPEC, "--image-size", "32",
                  "--run-dir", run, "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4",
                  "--validation-split", "0.34"]) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
+    out = capsys.readouterr().out
+    line = out.strip().splitlines()[-1]
     assert re.fullmatch(rf"Best val_hit_at_1 \d\.\d{{3}} at epoch 1; preset written to {re.escape(run)}/preset", line)
+    # stdout is not a terminal here: one plain line per epoch, no progress bar's escape codes or carriage returns
+    assert "\x1b[" not in out and "\r" not in out and out.startswith("1/1 - "), repr(out)
 
 
 def test_train_usage_errors_are_found_before_any_work(workspace, capsys, tmp_path):
