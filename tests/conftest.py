@@ -36,6 +36,16 @@ def random_clips(batch, model, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
 
 
+def assert_same_final_weights(first_run, second_run):
+    """The ``final.npz`` weights two training runs saved are bit-identical (the kill/resume tests' check)."""
+    import numpy as np
+
+    a, b = np.load(first_run / "final.npz"), np.load(second_run / "final.npz")
+    assert len(a.files) == len(b.files) > 0
+    for name in a.files:
+        np.testing.assert_array_equal(a[name], b[name])
+
+
 def write_class_videos(root, class_names, videos_per_class, make_frames, **encoding):
     """``root/<class>/v<i>.mp4`` for every class; ``make_frames(label, video)`` gives each video's uint8 frames.
 

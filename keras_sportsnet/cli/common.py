@@ -134,6 +134,7 @@ def int_at_least(minimum, maximum=None):
 
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
+_positive_float = _argument_type(float, "a finite number > 0", lambda value: 0 < value < math.inf)
 
 
 def add_max_pixels_argument(parser):
@@ -150,7 +151,6 @@ def add_max_pixels_argument(parser):
     parser.add_argument("--max-pixels", type=positive_int,
                         help="largest frame, in pixels, a video may have (default 16777216 = 4096 x 4096): a larger "
                              "one is refused, and the message gives the value that reads it")
-_positive_float = _argument_type(float, "a finite number > 0", lambda value: 0 < value < math.inf)
 
 
 def positive_float(text):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from keras_sportsnet.testing.videos import index_frames
+from conftest import assert_same_final_weights
 from conftest import write_class_videos
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -66,10 +67,7 @@ def test_kill_and_resume_with_random_validation_sampling_is_bit_identical(tmp_pa
     resumed = _run(script, videos, killed, 0)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resuming" in resumed.stderr
-    a, b = np.load(straight / "final.npz"), np.load(killed / "final.npz")
-    assert len(a.files) == len(b.files) > 0
-    for name in a.files:
-        np.testing.assert_array_equal(a[name], b[name])
+    assert_same_final_weights(straight, killed)
 
     def history(run):
         rows = json.load(open(run / "state.json"))["history"]

@@ -12,6 +12,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from conftest import assert_same_final_weights
 from conftest import write_class_videos
 
 import keras_sportsnet as ksn
@@ -593,10 +594,7 @@ def test_a_killed_run_resumes_to_exactly_the_weights_of_an_uninterrupted_one(tmp
     resumed = _run(script, video_folder, killed, 0)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resuming" in resumed.stderr
-    a, b = np.load(straight / "final.npz"), np.load(killed / "final.npz")
-    assert len(a.files) == len(b.files) > 0
-    for name in a.files:
-        np.testing.assert_array_equal(a[name], b[name])
+    assert_same_final_weights(straight, killed)
     states = [json.load(open(path / "state.json")) for path in (straight, killed)]
     assert [round(r["loss"], 6) for r in states[0]["history"]] == [round(r["loss"], 6) for r in states[1]["history"]]
     best = [json.load(open(path / "best.json")) for path in (straight, killed)]
